@@ -1,0 +1,133 @@
+/** `powerconsul config bootstrap|show|check`. */
+import { globalFlags, parseArgv, required } from "../lib/args.ts";
+import {
+  bootstrapPath,
+  type Config,
+  loadConfig,
+  validateConfig,
+  writeConfigAtomic,
+} from "../lib/config.ts";
+import { type Io, makeContext } from "../lib/context.ts";
+import { ConfigError, describeError, UsageError } from "../lib/errors.ts";
+import { Exit } from "../lib/exit_codes.ts";
+import { parseClusterDoc } from "../lib/cluster/doc.ts";
+import type { Command } from "./mod.ts";
+
+const help = `Usage: powerconsul config <bootstrap|show|check> [options]
+
+  bootstrap -C '<json>'   validate the JSON and write it (mode 0600, atomically) to --config
+                          or ~/.powerconsul.conf
+  show                    print the effective configuration and where each value came from
+  check                   validate the config, reach the agent, test the token, and parse
+                          every cluster document under clusterKey
+
+Example: powerconsul config bootstrap -C '{"clusterKey":"cluster/prod","serviceFilter":"^prod-"}'
+`;
+
+export const command: Command = {
+  name: "config",
+  summary: "bootstrap, show or check the configuration",
+  help,
+  async run(argv: string[], io: Io): Promise<number> {
+    const p = parseArgv(argv, { json: { type: "string", short: "C" } });
+    const g = globalFlags(p);
+    if (g.help) {
+      io.out(help);
+      return Exit.OK;
+    }
+    const sub = p.positionals[0];
+    switch (sub) {
+      case "bootstrap": {
+        const text = required(p, "json", "C");
+        let raw: unknown;
+        try {
+          raw = JSON.parse(text);
+        } catch (e) {
+          throw new ConfigError(`-C: invalid JSON (${(e as Error).message})`);
+        }
+        const { warnings } = validateConfig(raw, "-C");
+        for (const w of warnings) io.err(`powerconsul: warning: ${w}\n`);
+        const path = bootstrapPath(g.config, io.env);
+        if (g.dryRun) {
+          io.out(`dry-run: would write ${path} (mode 0600):\n${JSON.stringify(raw, null, 2)}\n`);
+          return Exit.OK;
+        }
+        await writeConfigAtomic(path, raw as Record<string, unknown>);
+        io.out(`wrote ${path}\n`);
+        return Exit.OK;
+      }
+      case "show": {
+        const opts: Parameters<typeof loadConfig>[0] = { env: io.env, required: false };
+        if (g.config) opts.flagPath = g.config;
+        if (g.node) opts.nodeFlag = g.node;
+        const loaded = await loadConfig(opts);
+        for (const w of loaded.warnings) io.err(`powerconsul: warning: ${w}\n`);
+        if (g.output === "json") {
+          io.out(
+            JSON.stringify(
+              { path: loaded.path, config: loaded.config, sources: loaded.sources },
+              null,
+              2,
+            ) +
+              "\n",
+          );
+          return Exit.OK;
+        }
+        io.out(`# file: ${loaded.path ?? "(none found; defaults)"}\n`);
+        for (const [k, v] of Object.entries(loaded.config)) {
+          io.out(`${k} = ${JSON.stringify(v)}  (${loaded.sources[k as keyof Config]})\n`);
+        }
+        return Exit.OK;
+      }
+      case "check": {
+        const ctx = await makeContext(io, g);
+        const log = ctx.logger("config.log", "config", "-");
+        let failed = 0;
+        const line = (ok: boolean, what: string) => {
+          if (!ok) failed++;
+          io.out(`${ok ? "ok    " : "FAILED"} ${what}\n`);
+          (ok ? log.info : log.warn).call(log, what);
+        };
+        line(true, `config ${ctx.loaded.path} is valid`);
+        try {
+          const self = await ctx.consul.agentSelf();
+          line(
+            true,
+            `agent ${ctx.conn.baseUrl} answers: node ${self.node}, datacenter ${self.datacenter}`,
+          );
+        } catch (e) {
+          line(false, describeError(e));
+          return Exit.UNKNOWN;
+        }
+        if (ctx.config.clusterKey) {
+          try {
+            const { entries } = await ctx.consul.kvList(ctx.config.clusterKey + "/");
+            line(
+              true,
+              `token can read ${ctx.config.clusterKey}/ (${entries.length} cluster documents)`,
+            );
+            for (const e of entries) {
+              try {
+                parseClusterDoc(e.value ?? "");
+                line(true, `cluster document ${e.key} parses`);
+              } catch (err) {
+                line(false, `cluster document ${e.key}: ${describeError(err)}`);
+              }
+            }
+          } catch (e) {
+            line(false, describeError(e));
+          }
+        } else {
+          line(true, "no clusterKey: every service is standalone");
+        }
+        return failed === 0 ? Exit.OK : Exit.FAILED;
+      }
+      default:
+        throw new UsageError(
+          sub
+            ? `unknown config subcommand "${sub}"`
+            : "missing subcommand: bootstrap, show or check",
+        );
+    }
+  },
+};

@@ -1,0 +1,190 @@
+/**
+ * Role resolution (SPEC §5) as two pure steps:
+ *   place(doc, node, dc, datacenters) → where the node sits, and which instances are "the actives"
+ *   decide(placement, actives)        → role, expected state, and the KV repairs that are due
+ */
+import { ClusterError } from "../errors.ts";
+import { type ClusterDoc, type Group, selectGroup } from "./doc.ts";
+
+export type Role = "standalone" | "primary" | "secondary";
+
+export type Placement =
+  | { kind: "standalone"; reason: string }
+  | { kind: "all-active"; reason: string; pattern?: string }
+  | {
+    kind: "active" | "standby";
+    mode: "nodes" | "datacenters";
+    lock: boolean;
+    pattern?: string;
+    group: Group;
+    /** Where the actives are: node names (any datacenter) or one datacenter. */
+    actives: { nodes: string[] } | { datacenter: string };
+    reason: string;
+  };
+
+export interface PlaceInput {
+  doc: ClusterDoc | null;
+  node: string;
+  datacenter: string;
+  /** Datacenters the catalog knows; required for datacenter-level documents. */
+  datacenters?: string[];
+}
+
+/** Where the node sits in the document. Throws ClusterError for every SPEC §5 error. */
+export function place(input: PlaceInput): Placement {
+  const { doc, node, datacenter } = input;
+  if (doc === null) return { kind: "standalone", reason: "no cluster document: standalone" };
+  const sel = selectGroup(doc, node);
+  const spec = sel.group.spec;
+  const common = sel.pattern === undefined ? {} : { pattern: sel.pattern };
+  const via = sel.pattern === undefined ? "" : ` (filter "${sel.pattern}")`;
+  if (spec.mode === "all-active") {
+    return { kind: "all-active", reason: `clustered, every node active${via}`, ...common };
+  }
+  if (spec.mode === "nodes") {
+    const kind = spec.active.includes(node)
+      ? "active"
+      : spec.standby.includes(node)
+      ? "standby"
+      : undefined;
+    if (!kind) {
+      throw new ClusterError(`node ${node} is in neither active_nodes nor standby_nodes${via}`);
+    }
+    return {
+      kind,
+      mode: "nodes",
+      lock: sel.lock,
+      group: sel.group,
+      actives: { nodes: spec.active },
+      reason: `node ${node} is listed ${kind === "active" ? "active" : "standby"}${via}`,
+      ...common,
+    };
+  }
+  const known = input.datacenters;
+  if (!known) throw new ClusterError("datacenter list unavailable for a datacenter-level document");
+  for (const dc of [spec.active, spec.standby]) {
+    if (!known.includes(dc)) {
+      throw new ClusterError(
+        `datacenter ${dc} is unknown to the catalog (known: ${known.join(", ")})`,
+      );
+    }
+  }
+  const kind = datacenter === spec.active
+    ? "active"
+    : datacenter === spec.standby
+    ? "standby"
+    : undefined;
+  if (!kind) {
+    throw new ClusterError(
+      `local datacenter ${datacenter} is neither active (${spec.active}) nor standby (${spec.standby})${via}`,
+    );
+  }
+  return {
+    kind,
+    mode: "datacenters",
+    lock: sel.lock,
+    group: sel.group,
+    actives: { datacenter: spec.active },
+    reason: `datacenter ${datacenter} is ${kind === "active" ? "active" : "standby"}${via}`,
+    ...common,
+  };
+}
+
+export interface ActiveInstance {
+  node: string;
+  datacenter: string;
+  passing: boolean;
+  failing: string[];
+}
+
+export interface Decision {
+  role: Role;
+  clustered: boolean;
+  /** The resource should be running. */
+  expects: boolean;
+  /** A standby with no active passing, taking over (not while locked). */
+  actingPrimary: boolean;
+  /** A standby with no active passing that must not take over: the document is locked. */
+  waiting: boolean;
+  /** -U would flip the document now (standby, no active passing, no lock). */
+  flipDue: boolean;
+  /** The lock can be cleared (standby that sees an active passing while locked). */
+  unlockDue: boolean;
+  reason: string;
+}
+
+/** Names of the relevant active instances that pass, for messages. */
+function describeActives(actives: ActiveInstance[]): string {
+  if (actives.length === 0) return "no active instance registered";
+  return actives.map((a) => `${a.node}:${a.passing ? "passing" : a.failing.join("+") || "failing"}`)
+    .join(", ");
+}
+
+/**
+ * The decision for a placement, given the health of the relevant active instances (only needed
+ * for standbys; instances not matching serviceFilter already removed).
+ */
+export function decide(p: Placement, actives: ActiveInstance[] = []): Decision {
+  const base = { actingPrimary: false, waiting: false, flipDue: false, unlockDue: false };
+  switch (p.kind) {
+    case "standalone":
+      return { ...base, role: "standalone", clustered: false, expects: true, reason: p.reason };
+    case "all-active":
+      return { ...base, role: "primary", clustered: true, expects: true, reason: p.reason };
+    case "active":
+      return { ...base, role: "primary", clustered: true, expects: true, reason: p.reason };
+    case "standby": {
+      const passing = actives.some((a) => a.passing);
+      const seen = describeActives(actives);
+      if (passing) {
+        return {
+          ...base,
+          role: "secondary",
+          clustered: true,
+          expects: false,
+          unlockDue: p.lock,
+          reason: `${p.reason}; an active instance is passing (${seen})`,
+        };
+      }
+      if (p.lock) {
+        return {
+          ...base,
+          role: "secondary",
+          clustered: true,
+          expects: false,
+          waiting: true,
+          reason: `${p.reason}; no active instance passing (${seen}) but the cluster document ` +
+            `is locked (a switch is under way): staying stopped`,
+        };
+      }
+      return {
+        ...base,
+        role: "secondary",
+        clustered: true,
+        expects: true,
+        actingPrimary: true,
+        flipDue: true,
+        reason: `${p.reason}; no active instance passing (${seen}): acting as primary`,
+      };
+    }
+  }
+}
+
+/** Keep the instances that count as "the actives" for a placement. */
+export function relevantActives<T extends { node: string; datacenter: string }>(
+  p: Placement,
+  instances: T[],
+  serviceFilter: RegExp | null,
+): T[] {
+  if (p.kind !== "standby" && p.kind !== "active") return [];
+  return instances.filter((i) => {
+    if (serviceFilter && !serviceFilter.test(i.node)) return false;
+    if ("nodes" in p.actives) return p.actives.nodes.includes(i.node);
+    return i.datacenter === p.actives.datacenter;
+  });
+}
+
+/** serviceFilter matched from the start of the node name. */
+export function compileFilter(f: string | null): RegExp | null {
+  return f === null ? null : new RegExp(`^(?:${f})`);
+}

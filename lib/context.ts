@@ -1,0 +1,99 @@
+/**
+ * What a command needs from the outside world, assembled once: config, the Consul client, the
+ * program runner, log files. Commands receive it; nothing below reads globals.
+ */
+import { type Config, loadConfig, type LoadedConfig } from "./config.ts";
+import { type Connection, httpClientFor, resolveConnection } from "./consul/address.ts";
+import { ConsulClient } from "./consul/client.ts";
+import type { GlobalFlags } from "./args.ts";
+import type { Env } from "./env.ts";
+import { Logger, parseLevel } from "./log.ts";
+import { denoRunner, type Runner } from "./sys/runner.ts";
+
+export interface Io {
+  out(text: string): void;
+  err(text: string): void;
+  env: Env;
+  /** All of stdin, or null when stdin is a terminal. */
+  readStdin(): Promise<string | null>;
+  stdoutIsTty: boolean;
+}
+
+export interface Ctx {
+  io: Io;
+  flags: GlobalFlags;
+  loaded: LoadedConfig;
+  config: Config;
+  conn: Connection;
+  consul: ConsulClient;
+  runner: Runner;
+  /** A logger for `<logDir>/<file>`. */
+  logger(file: string, component: string, service: string): Logger;
+}
+
+export interface ContextOptions {
+  configRequired?: boolean;
+  runner?: Runner;
+  onRequest?: (method: string, path: string) => void;
+}
+
+export async function makeContext(
+  io: Io,
+  flags: GlobalFlags,
+  opts: ContextOptions = {},
+): Promise<Ctx> {
+  const loadOpts: Parameters<typeof loadConfig>[0] = {
+    env: io.env,
+    required: opts.configRequired ?? true,
+  };
+  if (flags.config) loadOpts.flagPath = flags.config;
+  if (flags.node) loadOpts.nodeFlag = flags.node;
+  const loaded = await loadConfig(loadOpts);
+  for (const w of loaded.warnings) io.err(`powerconsul: warning: ${w}\n`);
+  const connInput: Parameters<typeof resolveConnection>[0] = {
+    env: io.env,
+    readFile: (p) => Deno.readTextFileSync(p),
+  };
+  if (flags.httpAddr) connInput.flagAddr = flags.httpAddr;
+  if (flags.token) connInput.flagToken = flags.token;
+  const conn = resolveConnection(connInput);
+  const clientOpts: ConstructorParameters<typeof ConsulClient>[0] = {
+    baseUrl: conn.baseUrl,
+    timeoutMs: loaded.config.httpTimeout * 1000,
+  };
+  if (conn.token) clientOpts.token = conn.token;
+  const httpClient = httpClientFor(conn);
+  if (httpClient) clientOpts.httpClient = httpClient;
+  if (opts.onRequest) clientOpts.onRequest = opts.onRequest;
+  const level = parseLevel(io.env("POWERCONSUL_LOG_LEVEL"));
+  return {
+    io,
+    flags,
+    loaded,
+    config: loaded.config,
+    conn,
+    consul: new ConsulClient(clientOpts),
+    runner: opts.runner ?? denoRunner,
+    logger(file, component, service) {
+      const l = new Logger({
+        logDir: loaded.config.logDir,
+        file,
+        component,
+        service,
+        level,
+        stderr: (s) => io.err(s),
+      });
+      l.addSecret(conn.token);
+      return l;
+    },
+  };
+}
+
+/**
+ * Dry-run sandbox (SPEC §7): give up the permission to start programs for the rest of the
+ * process. Revoking one command is not enough while `run` is granted broadly, so `run` goes as
+ * a whole.
+ */
+export function dropRunPermission(): void {
+  Deno.permissions.revokeSync({ name: "run" });
+}

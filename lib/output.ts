@@ -1,0 +1,40 @@
+/** Check results: one JSON line (the old tool's shape) or the message alone; exit 0–3. */
+import { CheckCode, type CheckState } from "./exit_codes.ts";
+
+export interface CheckResult {
+  type: string;
+  /** The resource: linux service(s), crontab user or check_procs arguments. */
+  resource: string;
+  consulService: string;
+  expects: boolean | null;
+  clustered: boolean;
+  role: string | null;
+  state: CheckState;
+  message: string;
+}
+
+/** Consul keeps the last 4 KiB of a check's output; stay well inside it. */
+const MAX_MESSAGE = 3000;
+
+export function checkCode(r: CheckResult): number {
+  return CheckCode[r.state];
+}
+
+export function renderCheck(r: CheckResult, format: "json" | "text"): string {
+  const message = r.message.length > MAX_MESSAGE
+    ? r.message.slice(0, MAX_MESSAGE) + "…"
+    : r.message;
+  if (format === "text") return message;
+  const key = r.type === "crontab" ? "user" : r.type === "process" ? "nagiosargs" : "service";
+  return JSON.stringify({
+    type: r.type,
+    [key]: r.resource,
+    consulService: r.consulService,
+    expects: r.expects,
+    clustered: r.clustered,
+    role: r.role,
+    state: r.state,
+    code: checkCode(r),
+    message,
+  });
+}
