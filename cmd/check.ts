@@ -201,7 +201,7 @@ export const command: Command = {
       message: "",
     };
     const emit = (plan: string[] = []) => {
-      io.out(renderCheck(result, g.output) + "\n");
+      io.out(renderCheck(result, g.output ?? "json") + "\n");
       for (const line of plan) io.out(`dry-run: ${line}\n`);
       return checkCode(result);
     };

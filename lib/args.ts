@@ -36,7 +36,8 @@ export interface GlobalFlags {
   token?: string;
   node?: string;
   dryRun: boolean;
-  output: "json" | "text";
+  /** Only when given: each command has its own default format. */
+  output?: "json" | "text";
   help: boolean;
 }
 
@@ -112,11 +113,12 @@ export function bool(p: Parsed, name: string): boolean {
 }
 
 export function globalFlags(p: Parsed): GlobalFlags {
-  const output = str(p, "output") ?? "json";
-  if (output !== "json" && output !== "text") {
+  const output = str(p, "output");
+  if (output !== undefined && output !== "json" && output !== "text") {
     throw new UsageError(`--output must be json or text, not "${output}"`);
   }
-  const g: GlobalFlags = { dryRun: bool(p, "dry-run"), output, help: bool(p, "help") };
+  const g: GlobalFlags = { dryRun: bool(p, "dry-run"), help: bool(p, "help") };
+  if (output !== undefined) g.output = output;
   const config = str(p, "config");
   if (config !== undefined) g.config = config;
   const httpAddr = str(p, "http-addr");
