@@ -1,15 +1,199 @@
-import type { Io } from "../lib/context.ts";
+/**
+ * `powerconsul watch <warning|critical>` — the handler of a Consul `checks` watch (SPEC §7).
+ *
+ * stdin: the JSON array of every check in that state across the datacenter (CONSUL-FACTS A1.6),
+ * sent at watch creation, on every `consul reload`, and whenever the set changes. The whole
+ * array is validated before anything fires; then only this node's service checks in the watched
+ * state with a non-empty Output are kept (node comparison before anything else, so a payload of
+ * 10,000 foreign checks costs one parse and one pass), and each fires its trigger in process,
+ * concurrently, each isolated from the others' failures. Exit 0 once valid input was handled:
+ * the agent logs a failing handler and never retries it, and `consul watch` dies on one.
+ */
+import { globalFlags, parseArgv, type Parsed } from "../lib/args.ts";
+import { dropRunPermission, type Io, makeContext } from "../lib/context.ts";
+import { describeError, UsageError } from "../lib/errors.ts";
 import { Exit } from "../lib/exit_codes.ts";
+import { fire, type FireResult, LiveSource } from "../lib/triggers/fire.ts";
+import {
+  type HealthCheck,
+  InputError,
+  parseHealthCheck,
+  TRIGGER_STATES,
+  type TriggerState,
+} from "../lib/triggers/plan.ts";
+import { triggerDeps } from "./trigger.ts";
 import type { Command } from "./mod.ts";
 
-const help = "Usage: powerconsul watch (not implemented yet)\n";
+const help = `Usage: powerconsul watch <warning|critical> [options]
+
+Handler of a Consul "checks" watch with the same state. Reads the watch's JSON array from stdin,
+keeps this node's service checks in that state (skipping ones with an empty Output: just
+registered, not yet run) and fires 'powerconsul trigger' for each, in process. Node checks
+(serfHealth, maintenance: empty ServiceName) and other nodes' checks are skipped.
+
+Agent configuration (one watch per state):
+  {"watches": [{"type": "checks", "state": "critical",
+                "args": ["/usr/local/bin/powerconsul", "watch", "critical"]}]}
+
+Options:
+  --dry-run   print the plan of every trigger it would fire; run nothing
+
+Exit: 0 once valid input was handled (the triggers' outcomes are logged under
+<logDir>/watch/<state>.log and <logDir>/trigger/); 1 invalid input (empty stdin, a terminal,
+invalid JSON, not an array, an entry without Node or ServiceName) — nothing is fired then;
+2 bad command line; 3 the local node could not be determined.
+`;
+
+/** Entries fired at the same time (a watch normally carries one or two local checks). */
+const CONCURRENCY = 8;
+
+export function parseWatchArgs(p: Parsed): TriggerState {
+  const state = p.positionals[0];
+  if (!state) throw new UsageError(`missing state: one of ${TRIGGER_STATES.join(", ")}`);
+  if (!(TRIGGER_STATES as readonly string[]).includes(state)) {
+    throw new UsageError(`unknown state "${state}": one of ${TRIGGER_STATES.join(", ")}`);
+  }
+  if (p.positionals.length > 1) throw new UsageError(`unexpected argument "${p.positionals[1]}"`);
+  return state as TriggerState;
+}
+
+/**
+ * Parse and validate the whole payload (pure). Any malformed entry rejects the payload: a
+ * half-understood list is not acted on. Throws InputError with one clear sentence.
+ */
+export function parseWatchInput(text: string | null): HealthCheck[] {
+  if (text === null) {
+    throw new InputError(
+      "stdin is a terminal: 'watch' reads the JSON a Consul checks watch sends; run it as the " +
+        "watch's handler, or pipe a payload in",
+    );
+  }
+  if (text.trim() === "") {
+    throw new InputError("stdin is empty: expected the JSON array a Consul checks watch sends");
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new InputError(`stdin is not valid JSON (${(e as Error).message})`);
+  }
+  if (!Array.isArray(raw)) {
+    const what = raw === null
+      ? "null (a key watch's payload?)"
+      : typeof raw === "object"
+      ? "an object"
+      : `a ${typeof raw}`;
+    throw new InputError(
+      `stdin must be a JSON array of health checks (a "checks" watch), got ${what}`,
+    );
+  }
+  const out = new Array<HealthCheck>(raw.length);
+  for (let i = 0; i < raw.length; i++) {
+    out[i] = parseHealthCheck(raw[i], `entry ${i} of ${raw.length}`);
+  }
+  return out;
+}
+
+export interface Selection {
+  fire: HealthCheck[];
+  /** Local service checks in the state whose Output is still empty. */
+  unrun: number;
+  /** Local node checks (no service). */
+  nodeChecks: number;
+  /** Local checks in another state. */
+  otherState: number;
+}
+
+/** This node's service checks in `state` with output (pure; one pass, node compared first). */
+export function selectLocal(checks: HealthCheck[], node: string, state: string): Selection {
+  const s: Selection = { fire: [], unrun: 0, nodeChecks: 0, otherState: 0 };
+  for (const c of checks) {
+    if (c.Node !== node) continue;
+    if (c.Status !== state) s.otherState++;
+    else if (c.ServiceName === "") s.nodeChecks++;
+    else if (c.Output === "") s.unrun++;
+    else s.fire.push(c);
+  }
+  return s;
+}
+
+async function pool<T, R>(items: T[], n: number, fn: (t: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(n, items.length) }, worker));
+  return out;
+}
 
 export const command: Command = {
   name: "watch",
-  summary: "",
+  summary: "handle a Consul checks watch: fire triggers for this node's checks (watch handler)",
   help,
-  run(_argv: string[], io: Io): Promise<number> {
-    io.err("powerconsul watch: not implemented yet\n");
-    return Promise.resolve(Exit.FAILED);
+  async run(argv: string[], io: Io): Promise<number> {
+    const p = parseArgv(argv, {});
+    const g = globalFlags(p);
+    if (g.help) {
+      io.out(help);
+      return Exit.OK;
+    }
+    const state = parseWatchArgs(p);
+    const ctx = await makeContext(io, g);
+    const wlog = g.dryRun ? undefined : ctx.logger(`watch/${state}.log`, "watch", "-");
+    const started = performance.now();
+    let checks: HealthCheck[];
+    try {
+      checks = parseWatchInput(await io.readStdin());
+    } catch (e) {
+      wlog?.error(`invalid input, nothing fired: ${describeError(e)}`);
+      throw e;
+    }
+    const index = io.env("CONSUL_INDEX");
+    // Cheap filter first: with nothing in the state there is no need to ask for the node.
+    const candidates = checks.filter((c) => c.Status === state);
+    if (candidates.length === 0) {
+      wlog?.info(`${checks.length} checks received (index ${index ?? "-"}): none ${state}`);
+      return Exit.OK;
+    }
+    const source = new LiveSource(ctx.consul, ctx.config);
+    let node: string;
+    try {
+      node = await source.localNode();
+    } catch (e) {
+      wlog?.error(`cannot tell the local node, nothing fired: ${describeError(e)}`);
+      io.err(`powerconsul watch: cannot tell the local node: ${describeError(e)}\n`);
+      return Exit.UNKNOWN;
+    }
+    const sel = selectLocal(candidates, node, state);
+    const ms = Math.round((performance.now() - started) * 10) / 10;
+    wlog?.info(
+      `${checks.length} checks received (index ${index ?? "-"}), ${candidates.length} ${state}; ` +
+        `node ${node}: ${sel.fire.length} to fire, ${sel.unrun} not yet run (empty Output), ` +
+        `${sel.nodeChecks} node checks skipped; selected in ${ms} ms`,
+    );
+    if (sel.fire.length === 0) return Exit.OK;
+    if (g.dryRun) dropRunPermission();
+    const deps = triggerDeps(ctx, source, (l) => io.out(l + "\n"));
+    const results = await pool(sel.fire, CONCURRENCY, async (c) => {
+      const label = `${c.ServiceName} (check ${c.CheckID || "-"})`;
+      try {
+        const r: FireResult = await fire(c, state, deps);
+        const line = `${label}: ${r.outcome}, exit ${r.code}: ${r.message}`;
+        if (r.outcome !== "planned") wlog?.info(line);
+        return { ok: true, line };
+      } catch (e) {
+        const line = `${label}: failed: ${describeError(e)}`;
+        wlog?.error(line);
+        return { ok: false, line };
+      }
+    });
+    if (!g.dryRun) {
+      for (const r of results) io.out(`${r.line}\n`);
+    }
+    return Exit.OK;
   },
 };
