@@ -1,0 +1,401 @@
+/**
+ * `powerconsul service <name> …` decided without I/O (SPEC §8): whether an action may run on
+ * this node's role, the ordered start/stop steps, the promote/demote flag keys and values, the
+ * key-watch input a handler receives, and the start-primary swap. The I/O lives in
+ * lib/service/actions.ts and lib/service/switch.ts.
+ */
+import type { ClusterDoc } from "../cluster/doc.ts";
+import type { Decision, Placement } from "../cluster/role.ts";
+import { b64decode } from "../consul/client.ts";
+import { UsageError } from "../errors.ts";
+
+export const ACTIONS = [
+  "start",
+  "stop",
+  "restart",
+  "status",
+  "start-primary",
+  "promote",
+  "demote",
+] as const;
+export type Action = typeof ACTIONS[number];
+
+export interface ServiceArgs {
+  /** The wrapper's name (`/etc/init.d/<name>`); names the log file and the default lock file. */
+  name: string;
+  action: Action;
+  consulService: string;
+  /** Local services, in start order (stop runs them in reverse). */
+  services: string[];
+  /** Lock (noop) file the checks are given with -F; taken during restart and switches. */
+  lockFile: string;
+  /** Whether -F was given (the default path is used otherwise). */
+  lockFileGiven: boolean;
+  /** start-primary --abort */
+  abort: boolean;
+}
+
+const NAME_RE = /^[A-Za-z0-9@._:+-]+$/;
+
+/** Where the lock file lives when -F is not given (writable by the sandbox: /var/lock). */
+export function defaultLockFile(name: string): string {
+  return `/var/lock/powerconsul-${name}.lock`;
+}
+
+/** Validate the command line completely before anything talks to Consul. */
+export function parseServiceArgs(
+  positionals: string[],
+  opts: { consulService?: string; services?: string; lockFile?: string; abort: boolean },
+): ServiceArgs {
+  const [name, action, extra] = positionals;
+  if (!name) throw new UsageError(`missing service name: service <name> <${ACTIONS.join("|")}>`);
+  if (!NAME_RE.test(name)) throw new UsageError(`invalid service name "${name}"`);
+  if (!action) throw new UsageError(`missing action: one of ${ACTIONS.join(", ")}`);
+  if (!(ACTIONS as readonly string[]).includes(action)) {
+    throw new UsageError(`unknown action "${action}": one of ${ACTIONS.join(", ")}`);
+  }
+  if (extra !== undefined) throw new UsageError(`unexpected argument "${extra}"`);
+  if (!opts.consulService) throw new UsageError("missing required option -S/--consulservice");
+  if (!NAME_RE.test(opts.consulService)) {
+    throw new UsageError(`invalid Consul service name "${opts.consulService}"`);
+  }
+  let services = [name];
+  if (opts.services !== undefined) {
+    services = opts.services.split(",").map((s) => s.trim()).filter((s) => s);
+    if (services.length === 0) throw new UsageError("-s/--service names no service");
+  }
+  for (const s of services) {
+    if (!NAME_RE.test(s)) throw new UsageError(`invalid service name "${s}"`);
+  }
+  if (new Set(services).size !== services.length) {
+    throw new UsageError("-s/--service names a service twice");
+  }
+  if (opts.abort && action !== "start-primary") {
+    throw new UsageError("--abort goes with start-primary only");
+  }
+  const lockFile = opts.lockFile || defaultLockFile(name);
+  if (!lockFile.startsWith("/")) throw new UsageError("-F/--noopfile must be an absolute path");
+  return {
+    name,
+    action: action as Action,
+    consulService: opts.consulService,
+    services,
+    lockFile,
+    lockFileGiven: Boolean(opts.lockFile),
+    abort: opts.abort,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// role gates
+
+export interface Gate {
+  allowed: boolean;
+  /** One line: why it is refused (with the hint), or why it may run. */
+  reason: string;
+}
+
+/**
+ * May `action` run on a node with this role?
+ * - start/restart: where the resource should run — standalone, an active node, an all-active
+ *   cluster, and a standby acting as primary (no active passing, document unlocked: the check
+ *   expects it running too). A standby refuses and says how to promote.
+ * - stop: on a standby (any standby state) and on a standalone node (nothing to protect); an
+ *   active node and an all-active cluster refuse.
+ */
+export function gate(action: "start" | "stop" | "restart", name: string, d: Decision): Gate {
+  const standalone = d.role === "standalone";
+  const standby = d.role === "secondary";
+  if (action === "start" || action === "restart") {
+    if (d.expects) {
+      return {
+        allowed: true,
+        reason: standalone
+          ? "standalone (no cluster document)"
+          : d.actingPrimary
+          ? "standby acting as primary (no active instance passing)"
+          : "this node is active",
+      };
+    }
+    return {
+      allowed: false,
+      reason: `refused: this node is a standby (${d.reason}); ` +
+        `run 'service ${name} start-primary' on this node to make it active`,
+    };
+  }
+  if (standalone || standby) {
+    return { allowed: true, reason: standalone ? "standalone (no cluster document)" : "standby" };
+  }
+  return {
+    allowed: false,
+    reason: `refused: this node is active (${d.reason}); ` +
+      `run 'service ${name} start-primary' on a standby node to make it active, then stop here`,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// start/stop steps
+
+export interface LocalState {
+  name: string;
+  /** null: the state could not be read (the error is in `detail`). */
+  running: boolean | null;
+  detail: string;
+}
+
+export type Step =
+  | { service: string; op: "start" | "stop" }
+  | { service: string; op: "skip"; line: string };
+
+/**
+ * Steps to bring local services to `want`: start in the given order, stop in reverse. A service
+ * already in the wanted state is a `skip` with its line (`already running`/`already stopped`).
+ * A service whose state could not be read is acted on anyway: start and stop are idempotent for
+ * LSB scripts and systemd, and refusing would leave the node half switched.
+ */
+export function planSteps(want: "start" | "stop", states: LocalState[]): Step[] {
+  const ordered = want === "start" ? states : [...states].reverse();
+  return ordered.map((s) => {
+    if (want === "start" && s.running === true) {
+      return { service: s.name, op: "skip", line: `${s.name}: already running` };
+    }
+    if (want === "stop" && s.running === false) {
+      return { service: s.name, op: "skip", line: `${s.name}: already stopped` };
+    }
+    return { service: s.name, op: want };
+  });
+}
+
+/** `<svc>: starting… ok` / `<svc>: stopping… FAILED (exit 1: …)`. */
+export function stepLine(
+  service: string,
+  op: "start" | "stop",
+  ok: boolean,
+  failure?: string,
+): string {
+  const verb = op === "start" ? "starting…" : "stopping…";
+  return `${service}: ${verb} ${ok ? "ok" : `FAILED (${failure ?? "unknown error"})`}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// promote/demote flags
+
+export type FlagKind = "promote" | "demote";
+/** Flag values. FAILED is ours: a node that cannot do its part says so instead of going quiet. */
+export type FlagValue = "NULL" | "START" | "WAIT" | "FAILED";
+
+export function flagPrefix(servicePrefix: string, consulService: string): string {
+  return `${servicePrefix}/${consulService}/`;
+}
+
+export function flagKey(
+  servicePrefix: string,
+  consulService: string,
+  node: string,
+  kind: FlagKind,
+): string {
+  return `${flagPrefix(servicePrefix, consulService)}${node}/${kind}`;
+}
+
+/** Key of the switch lock (a Consul session lock) held while start-primary runs. */
+export function switchKey(servicePrefix: string, consulService: string): string {
+  return `${flagPrefix(servicePrefix, consulService)}.switch`;
+}
+
+/** A stored flag value: missing, empty or anything unexpected counts as NULL. */
+export function normaliseFlag(v: string | null | undefined): FlagValue {
+  const t = (v ?? "").trim().toUpperCase();
+  if (t === "START" || t === "WAIT" || t === "FAILED") return t;
+  return "NULL";
+}
+
+/** Flags of one service read from a key list: node → {promote, demote}. */
+export function flagsFromEntries(
+  prefix: string,
+  entries: { key: string; value: string | null; modifyIndex: number }[],
+): Map<string, { promote?: FlagValue; demote?: FlagValue }> {
+  const out = new Map<string, { promote?: FlagValue; demote?: FlagValue }>();
+  for (const e of entries) {
+    if (!e.key.startsWith(prefix)) continue;
+    const m = /^([^/]+)\/(promote|demote)$/.exec(e.key.slice(prefix.length));
+    if (!m) continue;
+    const cur = out.get(m[1]!) ?? {};
+    cur[m[2] as FlagKind] = normaliseFlag(e.value);
+    out.set(m[1]!, cur);
+  }
+  return out;
+}
+
+export interface FlagInput {
+  /** The key the watch is on, when the input named one. */
+  key: string | null;
+  value: FlagValue;
+}
+
+/**
+ * A `key` watch handler's stdin: the KV object (`{"Key":…,"Value":"<base64>"}`) or `null` for a
+ * missing key (CONSUL-FACTS A1.2/A1.6). Returns null for empty input (run by hand: read KV).
+ */
+export function parseFlagInput(text: string): FlagInput | null {
+  const t = text.trim();
+  if (t === "") return null;
+  let v: unknown;
+  try {
+    v = JSON.parse(t);
+  } catch {
+    throw new UsageError("stdin is not a Consul key watch's JSON (expected an object or null)");
+  }
+  if (v === null) return { key: null, value: "NULL" };
+  if (
+    typeof v !== "object" || Array.isArray(v) || typeof (v as { Key?: unknown }).Key !== "string"
+  ) {
+    throw new UsageError(
+      "stdin is not a Consul key watch's JSON (an object with Key and Value, or null); " +
+        'configure the watch with type "key"',
+    );
+  }
+  const o = v as { Key: string; Value?: string | null };
+  let value: string | null = null;
+  if (typeof o.Value === "string" && o.Value !== "") {
+    try {
+      value = b64decode(o.Value);
+    } catch {
+      throw new UsageError(`stdin: the Value of ${o.Key} is not base64`);
+    }
+  }
+  return { key: o.Key, value: normaliseFlag(value) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// lock file (noop file for checks; marks a node taking part in a switch)
+
+export interface LockInfo {
+  by: "powerconsul";
+  action: "restart" | FlagKind;
+  name: string;
+  consulService: string;
+  pid: number;
+  at: string;
+}
+
+export function lockText(info: LockInfo): string {
+  return JSON.stringify(info) + "\n";
+}
+
+/** The lock file's content, or null when it was not written by powerconsul (or is garbled). */
+export function parseLock(text: string): LockInfo | null {
+  try {
+    const v = JSON.parse(text);
+    if (v && v.by === "powerconsul" && typeof v.action === "string") return v as LockInfo;
+  } catch {
+    // not ours
+  }
+  return null;
+}
+
+// ---------------------------------------------------------------------------------------------
+// start-primary
+
+export interface SwitchPlan {
+  /** Filter pattern of the group being switched, for filter documents. */
+  pattern?: string;
+  /** Nodes to promote (today's standbys) and to demote (today's actives). */
+  promote: string[];
+  demote: string[];
+  /** The document to write (roles swapped, `"lock": true`). */
+  next: Record<string, unknown>;
+}
+
+/**
+ * What start-primary switches, run on `node` with `placement`: node-level documents (plain or
+ * a filter group) swap their lists — every standby of the group becomes active and every active
+ * a standby, as the -U flip does. Refused (a sentence) for anything else.
+ */
+export function planSwitch(
+  doc: ClusterDoc | null,
+  placement: Placement,
+  node: string,
+  swap: (pattern: string | undefined, roles: { active: string[]; standby: string[] }) => Record<
+    string,
+    unknown
+  >,
+): SwitchPlan | string {
+  if (doc === null || placement.kind === "standalone") {
+    return "no cluster document for this service: it is standalone, nothing to switch";
+  }
+  if (placement.kind === "all-active") {
+    return "the cluster document makes every node active: nothing to switch";
+  }
+  if (placement.mode === "datacenters") {
+    return "start-primary switches node-level documents only; for a datacenter-level document " +
+      "swap active_datacenter and standby_datacenter in the document (the standby datacenter's " +
+      "checks with -U do the same on a failure)";
+  }
+  if (placement.kind === "active") {
+    return `${node} is already active`;
+  }
+  if (placement.lock) {
+    return "the cluster document is locked: a switch is under way or has not been confirmed " +
+      "yet (the lock clears when a standby check sees the new actives passing); see " +
+      "'powerconsul status'";
+  }
+  const spec = placement.group.spec;
+  if (spec.mode !== "nodes") return "not a node-level document";
+  const plan: SwitchPlan = {
+    promote: [...spec.standby],
+    demote: [...spec.active],
+    next: swap(placement.pattern, { active: [...spec.standby], standby: [...spec.active] }),
+  };
+  if (placement.pattern !== undefined) plan.pattern = placement.pattern;
+  return plan;
+}
+
+/** The flags start-primary expects back as WAIT: node → kind. */
+export function expectedFlags(
+  plan: Pick<SwitchPlan, "promote" | "demote">,
+): { node: string; kind: FlagKind }[] {
+  return [
+    ...plan.demote.map((node) => ({ node, kind: "demote" as const })),
+    ...plan.promote.map((node) => ({ node, kind: "promote" as const })),
+  ];
+}
+
+/** Which of the expected flags have not answered WAIT yet (FAILED ones listed apart). */
+export function pendingFlags(
+  expected: { node: string; kind: FlagKind }[],
+  flags: Map<string, { promote?: FlagValue; demote?: FlagValue }>,
+): { waiting: { node: string; kind: FlagKind }[]; failed: { node: string; kind: FlagKind }[] } {
+  const waiting: { node: string; kind: FlagKind }[] = [];
+  const failed: { node: string; kind: FlagKind }[] = [];
+  for (const e of expected) {
+    const v = flags.get(e.node)?.[e.kind] ?? "NULL";
+    if (v === "FAILED") failed.push(e);
+    else if (v !== "WAIT") waiting.push(e);
+  }
+  return { waiting, failed };
+}
+
+/** What a promote/demote handler does for a flag value (the lock file tells whether it took part). */
+export type HandlerPlan =
+  | { op: "prepare" }
+  | { op: "finish"; lock: LockInfo }
+  | { op: "nothing"; why: string };
+
+export function planHandler(
+  kind: FlagKind,
+  value: FlagValue,
+  lock: LockInfo | null,
+  consulService: string,
+): HandlerPlan {
+  if (value === "START") return { op: "prepare" };
+  if (value === "WAIT") {
+    return { op: "nothing", why: `${kind} flag is WAIT: this node has answered` };
+  }
+  if (value === "FAILED") {
+    return { op: "nothing", why: `${kind} flag is FAILED: waiting for start-primary --abort` };
+  }
+  if (lock && lock.action === kind && lock.consulService === consulService) {
+    return { op: "finish", lock };
+  }
+  return { op: "nothing", why: `${kind} flag is NULL and this node holds no ${kind} lock: idle` };
+}

@@ -1,0 +1,390 @@
+/**
+ * The cluster view behind `powerconsul status` and `service <name> status`: for each cluster
+ * document, its mode, the active and standby instances with their health, the lock, pending
+ * promote/demote flags, a running switch, and this node's role. Gathering does the I/O; building
+ * the rows and rendering them (JSON or a table) is pure.
+ */
+import { type ClusterDoc, type Group, parseClusterDoc } from "../cluster/doc.ts";
+import { compileFilter } from "../cluster/role.ts";
+import { type IdentityCache, resolveCluster } from "../cluster/resolve.ts";
+import type { Config } from "../config.ts";
+import type { ConsulClient, Instance, KvEntry } from "../consul/client.ts";
+import { describeError } from "../errors.ts";
+import { flagPrefix, flagsFromEntries, switchKey } from "./plan.ts";
+
+export interface InstanceRow {
+  node: string;
+  datacenter: string | null;
+  /** The service is registered on that node (in a datacenter the catalog knows). */
+  registered: boolean;
+  passing: boolean;
+  /** Checks not passing, `<CheckID>=<status>`. */
+  failing: string[];
+  /** Its checks have not run yet. */
+  pending: boolean;
+}
+
+export interface GroupRow {
+  /** The filter pattern, for filter documents. */
+  pattern: string | null;
+  mode: "nodes" | "datacenters" | "all-active";
+  lock: boolean;
+  activeDatacenter?: string;
+  standbyDatacenter?: string;
+  active: InstanceRow[];
+  standby: InstanceRow[];
+}
+
+export interface FlagRow {
+  node: string;
+  promote: string;
+  demote: string;
+}
+
+export interface ThisNode {
+  role: string | null;
+  /** primary | secondary | secondary-acting-primary | secondary-waiting | standalone */
+  state: string | null;
+  reason: string;
+}
+
+export interface ServiceRow {
+  service: string;
+  key: string | null;
+  mode: "nodes" | "datacenters" | "filter" | "all-active" | "standalone" | "error";
+  lock: boolean;
+  groups: GroupRow[];
+  /** Every flag that is not NULL. */
+  pendingFlags: FlagRow[];
+  /** The running start-primary holding the switch lock, if any. */
+  switching: string | null;
+  thisNode: ThisNode;
+  error: string | null;
+}
+
+export interface StatusReport {
+  node: string;
+  datacenter: string;
+  clusterKey: string | null;
+  services: ServiceRow[];
+}
+
+function toRow(node: string, inst: Instance[]): InstanceRow {
+  const mine = inst.filter((i) => i.node === node);
+  if (mine.length === 0) {
+    return {
+      node,
+      datacenter: null,
+      registered: false,
+      passing: false,
+      failing: [],
+      pending: false,
+    };
+  }
+  const failing = mine.flatMap((i) => i.failing);
+  return {
+    node,
+    datacenter: mine[0]!.datacenter,
+    registered: true,
+    passing: mine.every((i) => i.passing),
+    failing: [...new Set(failing)],
+    pending: !mine.every((i) => i.passing) && mine.every((i) => i.passing || i.pending),
+  };
+}
+
+function groupRow(
+  g: Group,
+  pattern: string | null,
+  instances: Instance[],
+  filter: RegExp | null,
+): GroupRow {
+  const seen = instances.filter((i) => !filter || filter.test(i.node));
+  const spec = g.spec;
+  const base = { pattern, lock: g.lock };
+  if (spec.mode === "nodes") {
+    return {
+      ...base,
+      mode: "nodes",
+      active: spec.active.map((n) => toRow(n, seen)),
+      standby: spec.standby.map((n) => toRow(n, seen)),
+    };
+  }
+  if (spec.mode === "datacenters") {
+    const inDc = (dc: string) => {
+      const nodes = [...new Set(seen.filter((i) => i.datacenter === dc).map((i) => i.node))];
+      return nodes.map((n) => toRow(n, seen.filter((i) => i.datacenter === dc)));
+    };
+    return {
+      ...base,
+      mode: "datacenters",
+      activeDatacenter: spec.active,
+      standbyDatacenter: spec.standby,
+      active: inDc(spec.active),
+      standby: inDc(spec.standby),
+    };
+  }
+  const nodes = [...new Set(seen.map((i) => i.node))];
+  return {
+    ...base,
+    mode: "all-active",
+    active: nodes.map((n) => toRow(n, seen)),
+    standby: [],
+  };
+}
+
+/** Groups of a document, in document order (filter groups keep only matching instances). */
+export function buildGroups(
+  doc: ClusterDoc,
+  instances: Instance[],
+  serviceFilter: string | null,
+): GroupRow[] {
+  const filter = compileFilter(serviceFilter);
+  if (doc.kind === "single") return [groupRow(doc.group, null, instances, filter)];
+  return doc.groups.map((g) => {
+    const row = groupRow(
+      g.group,
+      g.pattern,
+      g.group.spec.mode === "nodes" ? instances : instances.filter((i) => g.regex.test(i.node)),
+      filter,
+    );
+    if (doc.lock) row.lock = true;
+    return row;
+  });
+}
+
+export function pendingFlagRows(prefix: string, entries: KvEntry[]): FlagRow[] {
+  const flags = flagsFromEntries(prefix, entries);
+  const out: FlagRow[] = [];
+  for (const [node, f] of [...flags.entries()].sort(([a], [b]) => a.localeCompare(b))) {
+    const promote = f.promote ?? "NULL";
+    const demote = f.demote ?? "NULL";
+    if (promote !== "NULL" || demote !== "NULL") out.push({ node, promote, demote });
+  }
+  return out;
+}
+
+export interface GatherOptions {
+  /** One service only (-S); otherwise every document under clusterKey. */
+  consulService?: string;
+  id: IdentityCache;
+}
+
+/** Read everything the view needs. A broken document becomes an error row, never a throw. */
+export async function gatherStatus(
+  consul: ConsulClient,
+  config: Config,
+  opts: GatherOptions,
+): Promise<StatusReport> {
+  const [node, datacenter] = await Promise.all([opts.id.node(), opts.id.datacenter()]);
+  const report: StatusReport = { node, datacenter, clusterKey: config.clusterKey, services: [] };
+  let docs: { service: string; entry: KvEntry | null }[];
+  if (config.clusterKey === null) {
+    docs = opts.consulService ? [{ service: opts.consulService, entry: null }] : [];
+  } else if (opts.consulService) {
+    const key = `${config.clusterKey}/${opts.consulService}`;
+    docs = [{ service: opts.consulService, entry: await consul.kvGet(key) }];
+  } else {
+    const prefix = `${config.clusterKey}/`;
+    const { entries } = await consul.kvList(prefix);
+    docs = entries
+      .filter((e) => e.key.length > prefix.length && !e.key.endsWith("/"))
+      .map((e) => ({ service: e.key.slice(prefix.length), entry: e }));
+  }
+  let dcs: string[] | null = null;
+  const allDcs = async () => (dcs ??= await consul.datacenters());
+  for (const d of docs) {
+    report.services.push(await serviceRow(consul, config, d.service, d.entry, opts.id, allDcs));
+  }
+  return report;
+}
+
+async function serviceRow(
+  consul: ConsulClient,
+  config: Config,
+  service: string,
+  entry: KvEntry | null,
+  id: IdentityCache,
+  allDcs: () => Promise<string[]>,
+): Promise<ServiceRow> {
+  const key = config.clusterKey ? `${config.clusterKey}/${service}` : null;
+  const row: ServiceRow = {
+    service,
+    key,
+    mode: "standalone",
+    lock: false,
+    groups: [],
+    pendingFlags: [],
+    switching: null,
+    thisNode: { role: null, state: null, reason: "" },
+    error: null,
+  };
+  try {
+    const prefix = flagPrefix(config.servicePrefix, service);
+    const { entries } = await consul.kvList(prefix);
+    row.pendingFlags = pendingFlagRows(prefix, entries);
+    const sw = entries.find((e) => e.key === switchKey(config.servicePrefix, service));
+    if (sw?.session) {
+      try {
+        const h = JSON.parse(sw.value ?? "");
+        row.switching = `${h.action ?? "start-primary"} on ${h.node} since ${h.at}`;
+      } catch {
+        row.switching = "start-primary (holder unknown)";
+      }
+    }
+    if (entry === null) {
+      row.thisNode = { role: "standalone", state: "standalone", reason: "no cluster document" };
+      return row;
+    }
+    let doc: ClusterDoc;
+    try {
+      doc = parseClusterDoc(entry.value ?? "", `cluster document ${entry.key}`);
+    } catch (e) {
+      row.mode = "error";
+      row.error = describeError(e);
+      return row;
+    }
+    row.mode = doc.kind === "filter" ? "filter" : doc.group.spec.mode;
+    row.lock = doc.kind === "filter"
+      ? doc.lock || doc.groups.some((g) => g.group.lock)
+      : doc.group.lock;
+    const needsDcs = doc.kind === "filter" || doc.group.spec.mode !== "all-active";
+    const dcList = needsDcs ? await allDcs() : [];
+    const health = await Promise.all(
+      (dcList.length ? dcList : [undefined]).map((dc) =>
+        consul.serviceHealth(service, dc ? { dc } : {})
+      ),
+    );
+    row.groups = buildGroups(doc, health.flat(), config.serviceFilter);
+    try {
+      const view = await resolveCluster(consul, config, service, id);
+      const d = view.decision;
+      row.thisNode = {
+        role: d.role,
+        state: d.actingPrimary
+          ? "secondary-acting-primary"
+          : d.waiting
+          ? "secondary-waiting"
+          : d.role,
+        reason: d.reason,
+      };
+    } catch (e) {
+      row.thisNode = { role: null, state: null, reason: describeError(e) };
+    }
+  } catch (e) {
+    row.mode = "error";
+    row.error = describeError(e);
+  }
+  return row;
+}
+
+// ---------------------------------------------------------------------------------------------
+// rendering
+
+export interface Paint {
+  ok(s: string): string;
+  bad(s: string): string;
+  warn(s: string): string;
+  dim(s: string): string;
+  bold(s: string): string;
+}
+
+const plain: Paint = { ok: (s) => s, bad: (s) => s, warn: (s) => s, dim: (s) => s, bold: (s) => s };
+const ansi = (code: number) => (s: string) => `\x1b[${code}m${s}\x1b[0m`;
+const coloured: Paint = {
+  ok: ansi(32),
+  bad: ansi(31),
+  warn: ansi(33),
+  dim: ansi(2),
+  bold: ansi(1),
+};
+
+/** Colour only on a terminal, and never with NO_COLOR set (https://no-color.org). */
+export function paintFor(isTty: boolean, noColor: string | undefined): Paint {
+  return isTty && (noColor === undefined || noColor === "") ? coloured : plain;
+}
+
+function instanceText(i: InstanceRow, p: Paint): { text: string; width: number } {
+  const state = !i.registered
+    ? "not registered"
+    : i.passing
+    ? "passing"
+    : i.pending
+    ? "checks not run yet"
+    : i.failing.join(",") || "failing";
+  const raw = `${i.node}(${state})`;
+  const paint = !i.registered ? p.dim : i.passing ? p.ok : i.pending ? p.warn : p.bad;
+  return { text: `${i.node}(${paint(state)})`, width: raw.length };
+}
+
+/** A table, one line per document group. Widths ignore colour codes. */
+export function renderTable(r: StatusReport, p: Paint): string {
+  const header = ["SERVICE", "MODE", "LOCK", "ACTIVE", "STANDBY", "FLAGS", "THIS NODE"];
+  const rows: { text: string; width: number }[][] = [];
+  const cell = (s: string, paint: (x: string) => string = (x) => x) => ({
+    text: paint(s),
+    width: s.length,
+  });
+  const join = (cells: { text: string; width: number }[]) => ({
+    text: cells.map((c) => c.text).join(" ") || "-",
+    width: cells.length ? cells.reduce((n, c) => n + c.width, 0) + cells.length - 1 : 1,
+  });
+  for (const s of r.services) {
+    const flags = s.pendingFlags.map((f) =>
+      [
+        f.promote !== "NULL" ? `${f.node}:promote=${f.promote}` : "",
+        f.demote !== "NULL" ? `${f.node}:demote=${f.demote}` : "",
+      ].filter((x) => x).join(" ")
+    ).join(" ");
+    const flagCell = cell(
+      (s.switching ? `switching(${s.switching}) ` : "") + (flags || "-"),
+      flags || s.switching ? p.warn : (x) => x,
+    );
+    const me = s.thisNode.state ?? (s.thisNode.reason ? `? ${s.thisNode.reason}` : "-");
+    const meCell = cell(me, s.thisNode.state ? p.bold : p.bad);
+    if (s.error !== null) {
+      rows.push([
+        cell(s.service),
+        cell("error", p.bad),
+        cell("-"),
+        cell(s.error, p.bad),
+        cell(""),
+        flagCell,
+        cell(""),
+      ]);
+      continue;
+    }
+    if (s.groups.length === 0) {
+      rows.push([cell(s.service), cell(s.mode), cell("-"), cell("-"), cell("-"), flagCell, meCell]);
+      continue;
+    }
+    for (const g of s.groups) {
+      const name = g.pattern === null ? s.service : `${s.service} [${g.pattern}]`;
+      const mode = g.mode === "datacenters"
+        ? `dc ${g.activeDatacenter}/${g.standbyDatacenter}`
+        : s.mode === "filter"
+        ? `filter:${g.mode}`
+        : g.mode;
+      rows.push([
+        cell(name),
+        cell(mode),
+        cell(g.lock ? "locked" : "-", g.lock ? p.warn : (x) => x),
+        join(g.active.map((i) => instanceText(i, p))),
+        join(g.standby.map((i) => instanceText(i, p))),
+        flagCell,
+        meCell,
+      ]);
+    }
+  }
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.width)));
+  const line = (cells: { text: string; width: number }[]) =>
+    cells.map((c, i) => i === cells.length - 1 ? c.text : c.text + " ".repeat(widths[i]! - c.width))
+      .join("  ").trimEnd();
+  const out = [
+    `node ${r.node} (datacenter ${r.datacenter})` +
+    (r.clusterKey === null ? "; no clusterKey configured: every service is standalone" : ""),
+    line(header.map((h) => cell(h, p.bold))),
+    ...rows.map(line),
+  ];
+  if (r.services.length === 0) out.push(p.dim(`(no cluster documents under ${r.clusterKey}/)`));
+  return out.join("\n") + "\n";
+}

@@ -1,0 +1,435 @@
+/**
+ * start-primary (SPEC §8): the initiator's side and the promote/demote key-watch handlers.
+ *
+ *   initiator (a standby)                         each node's key watch on its own flags
+ *   1. read the document (index i), plan the swap
+ *   2. take the switch lock (session lock on <servicePrefix>/<svc>/.switch)
+ *   3. missing flags → NULL
+ *   4. promote=START per standby, demote=START per active
+ *                                                 demote START: lock file, stop services, WAIT
+ *                                                 promote START: lock file, WAIT
+ *   5. wait (blocking queries) for every WAIT, up to switchTimeout
+ *   6. write the swapped document, CAS on i, "lock": true
+ *   7. every flag → NULL
+ *                                                 NULL with our lock file: converge to the
+ *                                                 document (an active starts its services),
+ *                                                 drop the lock file
+ *   8. release the switch lock
+ *
+ * A timeout leaves the flags as they are (START/WAIT) and says which node did not answer;
+ * `start-primary --abort` sets every flag back to NULL (the document was not written, so each
+ * node converges back to its old role), and a re-run sets START again where needed.
+ */
+import { withRoles } from "../cluster/doc.ts";
+import { casClusterDoc, IdentityCache, resolveCluster } from "../cluster/resolve.ts";
+import type { Ctx } from "../context.ts";
+import type { KvEntry } from "../consul/client.ts";
+import { describeError } from "../errors.ts";
+import { Exit } from "../exit_codes.ts";
+import type { Logger } from "../log.ts";
+import { converge, lockInfo, readLock, removeLock, type Say, writeLock } from "./actions.ts";
+import {
+  expectedFlags,
+  flagKey,
+  type FlagKind,
+  flagPrefix,
+  flagsFromEntries,
+  type FlagValue,
+  normaliseFlag,
+  parseFlagInput,
+  pendingFlags,
+  planHandler,
+  planSwitch,
+  type ServiceArgs,
+  switchKey,
+} from "./plan.ts";
+
+/** Session TTL of the switch lock; renewed every third of it while start-primary runs. */
+const SWITCH_TTL_S = 15;
+
+interface SwitchLock {
+  release(): Promise<void>;
+}
+
+/**
+ * Take the switch lock: a Consul session (TTL, renewed while we run, lock-delay 0, "delete" so a
+ * crashed initiator's key vanishes within 2×TTL) acquiring `<servicePrefix>/<svc>/.switch`.
+ * Returns a sentence naming the holder when another start-primary has it.
+ */
+async function takeSwitchLock(
+  ctx: Ctx,
+  key: string,
+  node: string,
+  what: string,
+): Promise<SwitchLock | string> {
+  const consul = ctx.consul;
+  const sid = await consul.sessionCreate({
+    name: `powerconsul ${what} on ${node}`,
+    ttl: `${SWITCH_TTL_S}s`,
+    behavior: "delete",
+    lockDelay: "0s",
+  });
+  const value = JSON.stringify({ node, pid: Deno.pid, action: what, at: new Date().toISOString() });
+  let got = false;
+  try {
+    got = await consul.kvPut(key, value, { acquire: sid });
+  } finally {
+    if (!got) await consul.sessionDestroy(sid).catch(() => false);
+  }
+  if (!got) {
+    const holder = await consul.kvGet(key).catch(() => null);
+    let who = "another operator";
+    try {
+      const h = JSON.parse(holder?.value ?? "");
+      who = `${h.action ?? "start-primary"} on ${h.node} (pid ${h.pid}, since ${h.at})`;
+    } catch { /* unknown holder */ }
+    return `another switch holds ${key}: ${who}; wait for it to finish (or time out)`;
+  }
+  const timer = setInterval(() => {
+    consul.sessionRenew(sid).catch(() => {});
+  }, (SWITCH_TTL_S * 1000) / 3);
+  return {
+    async release() {
+      clearInterval(timer);
+      try {
+        const cur = await consul.kvGet(key);
+        if (cur?.session === sid) await consul.kvDelete(key, { cas: cur.modifyIndex });
+      } catch { /* the session's end removes it */ }
+      await consul.sessionDestroy(sid).catch(() => false);
+    },
+  };
+}
+
+async function readFlags(ctx: Ctx, prefix: string, opts: { index?: number; wait?: string } = {}) {
+  const { entries, index } = await ctx.consul.kvList(prefix, opts);
+  return { entries, index, flags: flagsFromEntries(prefix, entries) };
+}
+
+/** Every powerconsul flag under the prefix (also nodes outside this plan). */
+function flagEntries(prefix: string, entries: KvEntry[]): KvEntry[] {
+  return entries.filter((e) => /^[^/]+\/(promote|demote)$/.test(e.key.slice(prefix.length)));
+}
+
+/** Set every flag that is not NULL back to NULL, one line each. Returns whether all worked. */
+async function resetFlags(
+  ctx: Ctx,
+  prefix: string,
+  say: Say,
+  only?: Set<string>,
+): Promise<{ ok: boolean; changed: number }> {
+  const { entries } = await readFlags(ctx, prefix);
+  let ok = true;
+  let changed = 0;
+  for (const e of flagEntries(prefix, entries)) {
+    const node = e.key.slice(prefix.length).split("/")[0]!;
+    if (only && !only.has(node)) continue;
+    const v = normaliseFlag(e.value);
+    if (v === "NULL") continue;
+    const what = `${e.key.slice(prefix.length).replace("/", " ")} ${v} → NULL`;
+    try {
+      await ctx.consul.kvPut(e.key, "NULL");
+      changed++;
+      say(`${what}: ok`);
+    } catch (err) {
+      ok = false;
+      say(`${what}: FAILED (${describeError(err)})`, "error");
+    }
+  }
+  return { ok, changed };
+}
+
+export async function startPrimary(
+  ctx: Ctx,
+  a: ServiceArgs,
+  say: Say,
+  log: Logger,
+  dropRun: () => void,
+): Promise<number> {
+  const cfg = ctx.config;
+  const id = new IdentityCache(ctx.consul, cfg);
+  const prefix = flagPrefix(cfg.servicePrefix, a.consulService);
+  const lockKey = switchKey(cfg.servicePrefix, a.consulService);
+  const dry = ctx.flags.dryRun;
+
+  if (a.abort) {
+    const node = await id.node();
+    if (dry) {
+      dropRun();
+      const { entries } = await readFlags(ctx, prefix);
+      const pending = flagEntries(prefix, entries).filter((e) => normaliseFlag(e.value) !== "NULL");
+      for (const e of pending) say(`would set ${e.key} (${normaliseFlag(e.value)}) to NULL`);
+      if (pending.length === 0) say("nothing to abort: every flag is NULL");
+      return Exit.OK;
+    }
+    const lock = await takeSwitchLock(ctx, lockKey, node, "start-primary --abort");
+    if (typeof lock === "string") {
+      say(`switch lock ${lockKey}: FAILED (${lock})`, "error");
+      return Exit.FAILED;
+    }
+    try {
+      say(`switch lock ${lockKey}: ok`);
+      const r = await resetFlags(ctx, prefix, say);
+      if (r.changed === 0 && r.ok) say("flags: ok (every flag was already NULL)");
+      say(
+        `start-primary --abort: ${r.ok ? "ok" : "FAILED"} (cluster document unchanged; ` +
+          `nodes that took part drop their lock files and return to their roles)`,
+        r.ok ? "info" : "error",
+      );
+      return r.ok ? Exit.OK : Exit.FAILED;
+    } finally {
+      await lock.release();
+    }
+  }
+
+  // 1. Where this node stands; unknown state throws (exit 3) before anything is written.
+  const view = await resolveCluster(ctx.consul, cfg, a.consulService, id);
+  const plan = planSwitch(
+    view.doc,
+    view.placement,
+    view.node,
+    (pattern, roles) => withRoles(view.doc!, pattern, roles, true),
+  );
+  if (typeof plan === "string") {
+    say(`start-primary: refused: ${plan}`, "warn");
+    return Exit.FAILED;
+  }
+  const group = plan.pattern === undefined ? "" : ` (filter "${plan.pattern}")`;
+  say(
+    `cluster document ${view.key}${group}: ok (index ${view.entry!.modifyIndex}; active ` +
+      `${plan.demote.join(",") || "-"}; standby ${plan.promote.join(",")})`,
+  );
+  const expected = expectedFlags(plan);
+  const nodes = [...new Set([...plan.demote, ...plan.promote])];
+  if (dry) {
+    dropRun();
+    say(`would take the switch lock ${lockKey}`);
+    for (const e of expected) {
+      say(`would set ${flagKey(cfg.servicePrefix, a.consulService, e.node, e.kind)} = START`);
+    }
+    say(`would wait up to ${cfg.switchTimeout}s for every flag to be WAIT`);
+    say(`would write ${view.key} = ${JSON.stringify(plan.next)} (cas ${view.entry!.modifyIndex})`);
+    say(`would set every flag of ${nodes.join(",")} to NULL`);
+    return Exit.OK;
+  }
+
+  // 2. One switch at a time.
+  const lock = await takeSwitchLock(ctx, lockKey, view.node, "start-primary");
+  if (typeof lock === "string") {
+    say(`switch lock ${lockKey}: FAILED (${lock})`, "error");
+    return Exit.FAILED;
+  }
+  const started = performance.now();
+  try {
+    say(`switch lock ${lockKey}: ok`);
+
+    // 3. Missing flags → NULL (create-only, so a concurrent value is never overwritten).
+    let created = 0;
+    for (const node of nodes) {
+      for (const kind of ["promote", "demote"] as const) {
+        if (
+          await ctx.consul.kvPut(flagKey(cfg.servicePrefix, a.consulService, node, kind), "NULL", {
+            cas: 0,
+          })
+        ) created++;
+      }
+    }
+    say(`flags under ${prefix}: ok (${created} created as NULL)`);
+
+    // 4. START for every participant (a flag already START is left alone: no watch would fire).
+    const before = (await readFlags(ctx, prefix)).flags;
+    for (const e of expected) {
+      const key = flagKey(cfg.servicePrefix, a.consulService, e.node, e.kind);
+      const cur = before.get(e.node)?.[e.kind] ?? "NULL";
+      if (cur !== "START") await ctx.consul.kvPut(key, "START");
+      say(`${e.node} ${e.kind}=START: ok${cur === "START" ? " (was already START)" : ""}`);
+    }
+
+    // 5. Wait for every WAIT with blocking queries on the flag prefix.
+    const deadline = Date.now() + cfg.switchTimeout * 1000;
+    const answered = new Set<string>();
+    let index = 0;
+    while (true) {
+      const left = deadline - Date.now();
+      const r = await readFlags(
+        ctx,
+        prefix,
+        index > 0 && left > 0 ? { index, wait: `${Math.max(1, Math.ceil(left / 1000))}s` } : {},
+      );
+      const { waiting, failed } = pendingFlags(expected, r.flags);
+      for (const e of expected) {
+        const tag = `${e.node}/${e.kind}`;
+        if (answered.has(tag)) continue;
+        if (!waiting.some((w) => w.node === e.node && w.kind === e.kind)) {
+          answered.add(tag);
+          const v: FlagValue = r.flags.get(e.node)?.[e.kind] ?? "NULL";
+          const secs = ((performance.now() - started) / 1000).toFixed(1);
+          say(
+            v === "WAIT"
+              ? `${e.node} ${e.kind}: WAIT ok (${secs}s)`
+              : `${e.node} ${e.kind}: FAILED (the node reported it could not ${e.kind}; ` +
+                `see its service/${a.name}.log)`,
+            v === "WAIT" ? "info" : "error",
+          );
+        }
+      }
+      if (failed.length > 0) {
+        say(
+          `start-primary: FAILED (${
+            failed.map((f) => `${f.node} ${f.kind}`).join(", ")
+          } failed); cluster document unchanged. Run 'service ${a.name} start-primary --abort' ` +
+            `to return every flag to NULL, or fix the node and re-run start-primary`,
+          "error",
+        );
+        return Exit.FAILED;
+      }
+      if (waiting.length === 0) break;
+      if (Date.now() >= deadline) {
+        const names = [...new Set(waiting.map((w) => w.node))];
+        say(
+          `waiting for WAIT: FAILED (no answer after ${cfg.switchTimeout}s from ${
+            waiting.map((w) => `${w.node} (${w.kind})`).join(", ")
+          })`,
+          "error",
+        );
+        say(
+          `start-primary: FAILED (${names.join(", ")} did not answer); cluster document ` +
+            `unchanged, flags left as they are. Run 'service ${a.name} start-primary --abort' ` +
+            `to return every flag to NULL, or re-run start-primary once ${names.join(", ")} ${
+              names.length > 1 ? "are" : "is"
+            } back`,
+          "error",
+        );
+        return Exit.FAILED;
+      }
+      index = r.index < index ? 0 : Math.max(r.index, 1);
+    }
+
+    // 6. The swapped document, check-and-set on the index read in step 1.
+    const out = await casClusterDoc(ctx.consul, view, plan.next, id);
+    log.info(`document write: ${out.notes.join("; ")}`);
+    if (!out.won) {
+      say(`cluster document ${view.key}: FAILED (${out.notes[0]})`, "error");
+      // Nothing was switched: NULL sends every participant back to the document's roles.
+      const r = await resetFlags(ctx, prefix, say, new Set(nodes));
+      say(
+        `start-primary: FAILED (the document changed while switching; flags reset ` +
+          `${r.ok ? "ok" : "FAILED"}); read 'powerconsul status' and re-run if still wanted`,
+        "error",
+      );
+      return Exit.FAILED;
+    }
+    say(
+      `cluster document ${view.key}: ok (active ${plan.promote.join(",")}; standby ${
+        plan.demote.join(",") || "-"
+      }; locked)`,
+    );
+
+    // 7. Flags → NULL: the promoted nodes start their services, everyone drops the lock file.
+    const r = await resetFlags(ctx, prefix, () => {}, new Set(nodes));
+    say(`flags reset to NULL: ${r.ok ? "ok" : "FAILED"} (${r.changed} changed)`);
+    if (!r.ok) {
+      say(
+        `start-primary: FAILED (the document is switched but some flags are not NULL); run ` +
+          `'service ${a.name} start-primary --abort' to finish`,
+        "error",
+      );
+      return Exit.FAILED;
+    }
+    const secs = ((performance.now() - started) / 1000).toFixed(1);
+    say(
+      `start-primary: ok in ${secs}s (${plan.promote.join(",")} active; the lock clears when ` +
+        `a standby check sees the new actives passing)`,
+    );
+    return Exit.OK;
+  } finally {
+    await lock.release();
+  }
+}
+
+/** The key-watch handler for this node's promote or demote flag. */
+export async function handleFlag(
+  ctx: Ctx,
+  a: ServiceArgs,
+  kind: FlagKind,
+  say: Say,
+  dropRun: () => void,
+): Promise<number> {
+  const cfg = ctx.config;
+  const id = new IdentityCache(ctx.consul, cfg);
+  const node = await id.node();
+  const key = flagKey(cfg.servicePrefix, a.consulService, node, kind);
+  const stdin = await ctx.io.readStdin();
+  let input = stdin === null ? null : parseFlagInput(stdin);
+  if (input?.key && input.key !== key) {
+    say(
+      `${kind}: FAILED (the watch is on ${input.key}, but this node's flag is ${key}; ` +
+        `fix the watch definition)`,
+      "error",
+    );
+    return Exit.FAILED;
+  }
+  // Run by hand (no watch input): read the flag itself.
+  if (input === null) input = { key, value: normaliseFlag((await ctx.consul.kvGet(key))?.value) };
+  const lock = await readLock(a.lockFile);
+  const hp = planHandler(kind, input.value, lock.info, a.consulService);
+  const dry = ctx.flags.dryRun;
+
+  if (hp.op === "nothing") {
+    say(`${kind}: nothing to do (${hp.why})`);
+    return Exit.OK;
+  }
+
+  if (hp.op === "prepare") {
+    if (dry) {
+      dropRun();
+      say(`${kind}: would create lock file ${a.lockFile}`);
+      if (kind === "demote") await converge(ctx, "stop", a.services, say, { dryRun: true });
+      say(`${kind}: would set ${key} = WAIT`);
+      return Exit.OK;
+    }
+    await writeLock(a.lockFile, lockInfo(kind, a.name, a.consulService));
+    say(`lock file ${a.lockFile}: ok`);
+    let ok = true;
+    if (kind === "demote") ok = await converge(ctx, "stop", a.services, say);
+    // Answer only if the flag is still START: an --abort in between must not be overwritten.
+    const cur = await ctx.consul.kvGet(key);
+    if (normaliseFlag(cur?.value) !== "START") {
+      say(`${kind}: flag changed to ${normaliseFlag(cur?.value)} meanwhile: not answering`, "warn");
+      return Exit.OK;
+    }
+    const answer = ok ? "WAIT" : "FAILED";
+    const written = await ctx.consul.kvPut(key, answer, { cas: cur!.modifyIndex });
+    say(
+      `${key} = ${answer}: ${written ? "ok" : "FAILED (flag changed meanwhile)"}`,
+      ok && written ? "info" : "error",
+    );
+    return ok && written ? Exit.OK : Exit.FAILED;
+  }
+
+  // finish: converge to the document, then drop the lock file. Unknown state → keep the lock
+  // (checks keep passing, nothing acts) and fail; the next watch fire retries.
+  let view;
+  try {
+    view = await resolveCluster(ctx.consul, cfg, a.consulService, id);
+  } catch (e) {
+    say(`${kind}: FAILED (cluster state unknown: ${describeError(e)}); lock file kept`, "error");
+    return Exit.UNKNOWN;
+  }
+  const active = view.placement.kind !== "standby";
+  if (dry) {
+    dropRun();
+    if (active) await converge(ctx, "start", a.services, say, { dryRun: true });
+    say(`${kind}: would remove lock file ${a.lockFile}`);
+    return Exit.OK;
+  }
+  let ok = true;
+  if (active) {
+    say(`${kind}: this node is active (${view.decision.reason}): starting services`);
+    ok = await converge(ctx, "start", a.services, say);
+  } else {
+    say(`${kind}: this node is a standby (${view.placement.reason}): services stay stopped`);
+  }
+  await removeLock(a.lockFile);
+  say(`lock file ${a.lockFile} removed: ok`);
+  return ok ? Exit.OK : Exit.FAILED;
+}
