@@ -256,7 +256,7 @@ async function runCheck(
     }
   }
   if (a.procStr !== undefined || a.procRe) {
-    const table = await readProcessTable();
+    const table = await readProcessTable(ctx.runner, ctx.config.probeTimeout * 1000);
     const match: { substring?: string; regex?: RegExp } = {};
     if (a.procStr !== undefined) match.substring = a.procStr;
     if (a.procRe) match.regex = a.procRe;

@@ -84,6 +84,7 @@ ensure_packages() {
   command -v consul >/dev/null 2>&1 || missing+=(consul)
   [ -x /usr/lib/nagios/plugins/check_procs ] || missing+=(monitoring-plugins-basic)
   command -v crontab >/dev/null 2>&1 || missing+=(cron)
+  command -v ps >/dev/null 2>&1 || missing+=(procps)
   [ "${#missing[@]}" = 0 ] && return 0
   if [ "$(id -u)" != 0 ]; then
     say "missing ${missing[*]}; run this script as root to install them"

@@ -82,6 +82,12 @@ Deno.test("place()/decide() cover every row of the role table", async (t) => {
       actives: [],
       want: { role: "secondary", expects: true, acting: true, flip: true },
     },
+    "standby, active's checks not run yet: waits stopped, no flip": {
+      doc: nodesDoc(),
+      node: "s1",
+      actives: [{ ...down("a1"), pending: true }, down("a2")],
+      want: { role: "secondary", expects: false, waiting: true },
+    },
     "standby, locked, no active passing: waits stopped": {
       doc: nodesDoc({ lock: true }),
       node: "s1",

@@ -246,6 +246,7 @@ Deno.test("decodeKv() and toInstance() read Consul's wire format", () => {
         CheckID: "serfHealth",
         Name: "",
         Status: "critical",
+        Output: "Agent not live or unreachable",
         ServiceID: "",
         ServiceName: "",
       },
@@ -262,7 +263,14 @@ Deno.test("decodeKv() and toInstance() read Consul's wire format", () => {
   const i = toInstance(entry);
   assert.equal(i.passing, false, "a dead node (serfHealth critical) is not passing");
   assert.deepEqual(i.failing, ["serfHealth=critical"]);
+  assert.equal(i.pending, false, "serfHealth critical is a real failure");
   assert.equal(toInstance({ ...entry, Checks: [] }).passing, true);
+  const fresh = toInstance({
+    ...entry,
+    Checks: [{ ...entry.Checks[1]!, Status: "critical", Output: "" }],
+  });
+  assert.equal(fresh.passing, false);
+  assert.equal(fresh.pending, true, "a check that has not run yet is pending");
 });
 
 Deno.test("interpretStatus() judges by exit code, never by text", async (t) => {

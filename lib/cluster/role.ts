@@ -95,6 +95,8 @@ export interface ActiveInstance {
   datacenter: string;
   passing: boolean;
   failing: string[];
+  /** Its checks have not run yet (just registered or agent restarted): neither up nor down. */
+  pending?: boolean;
 }
 
 export interface Decision {
@@ -144,6 +146,18 @@ export function decide(p: Placement, actives: ActiveInstance[] = []): Decision {
           expects: false,
           unlockDue: p.lock,
           reason: `${p.reason}; an active instance is passing (${seen})`,
+        };
+      }
+      const pending = actives.filter((a) => a.pending).map((a) => a.node);
+      if (pending.length > 0) {
+        return {
+          ...base,
+          role: "secondary",
+          clustered: true,
+          expects: false,
+          waiting: true,
+          reason: `${p.reason}; active ${pending.join(", ")} has not run its checks yet ` +
+            `(${seen}): staying stopped until it reports`,
         };
       }
       if (p.lock) {

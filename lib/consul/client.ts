@@ -60,6 +60,12 @@ export interface Instance {
   passing: boolean;
   /** Names of the checks that are not passing, with their status. */
   failing: string[];
+  /**
+   * Not passing only because a check has not run yet: Consul shows a new check as critical
+   * with empty output until its first run (CONSUL-FACTS A2.6). Such an instance is neither
+   * up nor down.
+   */
+  pending: boolean;
 }
 
 export interface LocalService {
@@ -110,8 +116,9 @@ export function decodeKv(p: WireKvPair): KvEntry {
 
 /** SPEC §5 passing rule: every check on the instance, node checks included, is passing. */
 export function toInstance(e: WireHealthEntry): Instance {
-  const failing = (e.Checks ?? []).filter((c) => c.Status !== "passing").map((c) =>
-    `${c.CheckID}=${c.Status}`
+  const bad = (e.Checks ?? []).filter((c) => c.Status !== "passing");
+  const failing = bad.map((c) =>
+    `${c.CheckID}=${c.Status}${c.Status === "critical" && !c.Output ? "(not run yet)" : ""}`
   );
   return {
     node: e.Node.Node,
@@ -119,8 +126,9 @@ export function toInstance(e: WireHealthEntry): Instance {
     serviceId: e.Service.ID,
     service: e.Service.Service,
     tags: e.Service.Tags ?? [],
-    passing: failing.length === 0,
+    passing: bad.length === 0,
     failing,
+    pending: bad.length > 0 && bad.every((c) => c.Status === "critical" && !c.Output),
   };
 }
 
@@ -221,7 +229,8 @@ export class ConsulClient {
           endpoint,
         );
       }
-      const reason = e instanceof Error ? e.message.split("\n")[0] : String(e);
+      const cause = e instanceof Error && e.cause instanceof Error ? `: ${e.cause.message}` : "";
+      const reason = e instanceof Error ? `${e.message.split("\n")[0]}${cause}` : String(e);
       throw new ConsulError(
         `cannot reach Consul agent at ${this.baseUrl} (${endpoint}): ${reason}`,
         "unreachable",

@@ -46,22 +46,28 @@ export interface ProcEntry {
   argv: string[];
 }
 
-/** The process table from /proc (no child process needed). */
-export async function readProcessTable(): Promise<ProcEntry[]> {
+/**
+ * Parse `ps -e -o pid=,ppid=,args=` output (pure). Deno refuses reads under /proc without
+ * --allow-all (they can reach other processes' memory), so the table comes from ps.
+ */
+export function parsePs(text: string): ProcEntry[] {
   const out: ProcEntry[] = [];
-  for await (const e of Deno.readDir("/proc")) {
-    if (!/^\d+$/.test(e.name)) continue;
-    try {
-      const raw = await Deno.readTextFile(`/proc/${e.name}/cmdline`);
-      if (raw === "") continue;
-      const stat = await Deno.readTextFile(`/proc/${e.name}/stat`);
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      out.push({ pid: Number(e.name), ppid, argv: raw.replace(/\0$/, "").split("\0") });
-    } catch {
-      // the process ended while we looked
-    }
+  for (const line of text.split("\n")) {
+    const m = /^\s*(\d+)\s+(\d+)\s+(.*)$/.exec(line);
+    if (!m) continue;
+    out.push({ pid: Number(m[1]), ppid: Number(m[2]), argv: m[3]!.split(" ") });
   }
   return out;
+}
+
+/** The process table, via ps (with the probe timeout). */
+export async function readProcessTable(runner: Runner, timeoutMs: number): Promise<ProcEntry[]> {
+  const r = await runner.run(["ps", "-e", "-o", "pid=,ppid=,args="], {
+    timeoutMs,
+    maxOutput: 4 << 20,
+  });
+  if (r.code !== 0) throw new ProbeError(`ps: ${describeRun(r)} ${r.stderr.trim()}`.trim());
+  return parsePs(r.stdout);
 }
 
 /**
