@@ -1,0 +1,323 @@
+// Pure parts of `powerconsul service` and `status` (issue 5): no Consul, no processes.
+import assert from "node:assert/strict";
+import { parseClusterDoc, withRoles } from "../lib/cluster/doc.ts";
+import { decide, place } from "../lib/cluster/role.ts";
+import { b64encode, type Instance } from "../lib/consul/client.ts";
+import { UsageError } from "../lib/errors.ts";
+import {
+  defaultLockFile,
+  expectedFlags,
+  flagKey,
+  flagsFromEntries,
+  gate,
+  parseFlagInput,
+  parseLock,
+  pendingFlags,
+  planHandler,
+  planSteps,
+  planSwitch,
+  stepLine,
+  switchKey,
+} from "../lib/service/plan.ts";
+import {
+  buildGroups,
+  paintFor,
+  pendingFlagRows,
+  renderTable,
+  type StatusReport,
+} from "../lib/service/status.ts";
+import { parseServiceArgv } from "../cmd/service.ts";
+
+const decision = (
+  doc: unknown,
+  node: string,
+  actives: { node: string; passing: boolean }[] = [],
+) => {
+  const d = doc === null ? null : parseClusterDoc(JSON.stringify(doc));
+  const p = place({ doc: d, node, datacenter: "dc1" });
+  return decide(p, actives.map((a) => ({ ...a, datacenter: "dc1", failing: [] })));
+};
+
+const nodesDoc = { active_nodes: ["a"], standby_nodes: ["b"] };
+
+Deno.test("parseServiceArgv() validates name, action, -S and defaults before any request", async (t) => {
+  const ok = parseServiceArgv(["web", "start", "-S", "websvc"]).args;
+  assert.deepEqual(ok.services, ["web"]);
+  assert.equal(ok.lockFile, defaultLockFile("web"));
+  assert.equal(ok.lockFileGiven, false);
+  const full = parseServiceArgv(["web", "restart", "-S", "w", "-s", "a, b", "-F", "/var/lock/x"]);
+  assert.deepEqual(full.args.services, ["a", "b"]);
+  assert.equal(full.args.lockFile, "/var/lock/x");
+  assert.equal(parseServiceArgv(["web", "start-primary", "-S", "w", "--abort"]).args.abort, true);
+  assert.equal(parseServiceArgv(["web", "status", "-S", "w", "--json"]).json, true);
+  const bad: Record<string, [string[], RegExp]> = {
+    "no name": [[], /missing service name/],
+    "no action": [["web"], /missing action/],
+    "unknown action": [["web", "reload", "-S", "w"], /unknown action "reload"/],
+    "no -S": [["web", "start"], /-S\/--consulservice/],
+    "extra word": [["web", "start", "x", "-S", "w"], /unexpected argument "x"/],
+    "empty -s": [["web", "start", "-S", "w", "-s", ","], /names no service/],
+    "bad name": [["web", "start", "-S", "w", "-s", "a;rm"], /invalid service name/],
+    "twice": [["web", "start", "-S", "w", "-s", "a,a"], /twice/],
+    "abort elsewhere": [["web", "start", "-S", "w", "--abort"], /--abort goes with/],
+    "relative -F": [["web", "start", "-S", "w", "-F", "x.lock"], /absolute/],
+  };
+  for (const [name, [argv, re]] of Object.entries(bad)) {
+    await t.step(name, () => {
+      assert.throws(
+        () => parseServiceArgv(argv),
+        (e) => e instanceof UsageError && re.test(e.message),
+      );
+    });
+  }
+});
+
+Deno.test("gate() lets start/restart run where the resource should run, stop on standbys", () => {
+  const standalone = decision(null, "a");
+  const active = decision(nodesDoc, "a");
+  const standbyOk = decision(nodesDoc, "b", [{ node: "a", passing: true }]);
+  const acting = decision(nodesDoc, "b", [{ node: "a", passing: false }]);
+  const allActive = decision({}, "a");
+  for (
+    const [d, start, stop] of [
+      [standalone, true, true],
+      [active, true, false],
+      [standbyOk, false, true],
+      [acting, true, true],
+      [allActive, true, false],
+    ] as const
+  ) {
+    assert.equal(gate("start", "web", d).allowed, start, `start ${d.reason}`);
+    assert.equal(gate("restart", "web", d).allowed, start, `restart ${d.reason}`);
+    assert.equal(gate("stop", "web", d).allowed, stop, `stop ${d.reason}`);
+  }
+  assert.match(
+    gate("start", "web", standbyOk).reason,
+    /run 'service web start-primary' on this node to make it active/,
+  );
+  assert.match(gate("stop", "web", active).reason, /refused: this node is active/);
+});
+
+Deno.test("planSteps() starts in order, stops in reverse, skips services already there", () => {
+  const states = [
+    { name: "a", running: true, detail: "" },
+    { name: "b", running: false, detail: "" },
+    { name: "c", running: null, detail: "unknown" },
+  ];
+  assert.deepEqual(planSteps("start", states), [
+    { service: "a", op: "skip", line: "a: already running" },
+    { service: "b", op: "start" },
+    { service: "c", op: "start" },
+  ]);
+  assert.deepEqual(planSteps("stop", states), [
+    { service: "c", op: "stop" },
+    { service: "b", op: "skip", line: "b: already stopped" },
+    { service: "a", op: "stop" },
+  ]);
+  assert.equal(stepLine("a", "start", true), "a: starting… ok");
+  assert.equal(stepLine("a", "stop", false, "exit 1: boom"), "a: stopping… FAILED (exit 1: boom)");
+});
+
+Deno.test("parseFlagInput() reads a key watch's stdin: object, null, empty", () => {
+  const key = flagKey("service", "web", "n2", "promote");
+  assert.equal(key, "service/web/n2/promote");
+  assert.equal(switchKey("service", "web"), "service/web/.switch");
+  const obj = JSON.stringify({ Key: key, Value: b64encode("START"), ModifyIndex: 7 });
+  assert.deepEqual(parseFlagInput(obj + "\n"), { key, value: "START" });
+  assert.deepEqual(parseFlagInput("null\n"), { key: null, value: "NULL" });
+  assert.deepEqual(parseFlagInput(JSON.stringify({ Key: key, Value: null })), {
+    key,
+    value: "NULL",
+  });
+  assert.deepEqual(parseFlagInput(JSON.stringify({ Key: key, Value: b64encode("bogus") })), {
+    key,
+    value: "NULL",
+  });
+  assert.equal(parseFlagInput(""), null);
+  assert.throws(() => parseFlagInput("[1]"), /key watch/);
+  assert.throws(() => parseFlagInput("{"), /key watch/);
+});
+
+Deno.test("planHandler() acts only on START, and on NULL only with its own lock file", () => {
+  const lock = parseLock(JSON.stringify({
+    by: "powerconsul",
+    action: "promote",
+    name: "web",
+    consulService: "web",
+    pid: 1,
+    at: "x",
+  }))!;
+  assert.deepEqual(planHandler("promote", "START", null, "web"), { op: "prepare" });
+  assert.deepEqual(planHandler("promote", "NULL", lock, "web"), { op: "finish", lock });
+  assert.equal(planHandler("demote", "NULL", lock, "web").op, "nothing", "another kind's lock");
+  assert.equal(planHandler("promote", "NULL", lock, "db").op, "nothing", "another service");
+  assert.equal(planHandler("promote", "NULL", null, "web").op, "nothing", "watch creation");
+  assert.equal(planHandler("promote", "WAIT", lock, "web").op, "nothing");
+  assert.equal(parseLock("not json"), null);
+});
+
+Deno.test("planSwitch() swaps a standby's group and refuses everything else with a reason", () => {
+  const swapFor = (raw: unknown) => {
+    const doc = parseClusterDoc(JSON.stringify(raw));
+    return (node: string) =>
+      planSwitch(
+        doc,
+        place({ doc, node, datacenter: "dc1", datacenters: ["dc1", "dc2"] }),
+        node,
+        (pattern, roles) => withRoles(doc, pattern, roles, true),
+      );
+  };
+  const plain = swapFor({ active_nodes: ["a"], standby_nodes: ["b", "c"], x: 1 })("b");
+  assert.ok(typeof plain !== "string");
+  assert.deepEqual(plain.promote, ["b", "c"]);
+  assert.deepEqual(plain.demote, ["a"]);
+  assert.deepEqual(plain.next, {
+    active_nodes: ["b", "c"],
+    standby_nodes: ["a"],
+    x: 1,
+    lock: true,
+  });
+  assert.deepEqual(expectedFlags(plain), [
+    { node: "a", kind: "demote" },
+    { node: "b", kind: "promote" },
+    { node: "c", kind: "promote" },
+  ]);
+  const filtered = swapFor({
+    filter: { "db": { active_nodes: ["db1"], standby_nodes: ["db2"] }, "web": {} },
+  })("db2");
+  assert.ok(typeof filtered !== "string");
+  assert.equal(filtered.pattern, "db");
+  assert.deepEqual(filtered.next, {
+    filter: { db: { active_nodes: ["db2"], standby_nodes: ["db1"], lock: true }, web: {} },
+  });
+  assert.match(swapFor(nodesDoc)("a") as string, /already active/);
+  assert.match(swapFor({ ...nodesDoc, lock: true })("b") as string, /locked/);
+  assert.match(swapFor({})("a") as string, /every node active/);
+  assert.match(
+    swapFor({ active_datacenter: "dc1", standby_datacenter: "dc2" })("a") as string,
+    /node-level documents only/,
+  );
+  const doc = parseClusterDoc(JSON.stringify(nodesDoc));
+  assert.match(
+    planSwitch(null, { kind: "standalone", reason: "" }, "a", () => ({})) as string,
+    /standalone/,
+  );
+  assert.ok(doc);
+});
+
+Deno.test("pendingFlags() waits for every WAIT and reports FAILED answers", () => {
+  const prefix = "service/web/";
+  const flags = flagsFromEntries(prefix, [
+    { key: "service/web/a/demote", value: "WAIT", modifyIndex: 1 },
+    { key: "service/web/b/promote", value: "START", modifyIndex: 1 },
+    { key: "service/web/c/promote", value: "FAILED", modifyIndex: 1 },
+    { key: "service/web/.switch", value: "{}", modifyIndex: 1 },
+  ]);
+  const expected = [
+    { node: "a", kind: "demote" as const },
+    { node: "b", kind: "promote" as const },
+    { node: "c", kind: "promote" as const },
+  ];
+  assert.deepEqual(pendingFlags(expected, flags), {
+    waiting: [{ node: "b", kind: "promote" }],
+    failed: [{ node: "c", kind: "promote" }],
+  });
+  assert.deepEqual(
+    pendingFlagRows(
+      prefix,
+      [
+        { key: "service/web/a/demote", value: "WAIT" },
+        { key: "service/web/a/promote", value: "NULL" },
+        { key: "service/web/b/promote", value: "NULL" },
+      ].map((e) => ({
+        ...e,
+        modifyIndex: 1,
+        createIndex: 1,
+        lockIndex: 0,
+        flags: 0,
+        session: null,
+      })),
+    ),
+    [{ node: "a", promote: "NULL", demote: "WAIT" }],
+  );
+});
+
+const ESC = String.fromCharCode(27);
+
+const inst = (node: string, passing: boolean, dc = "dc1", failing: string[] = []): Instance => ({
+  node,
+  datacenter: dc,
+  serviceId: "web",
+  service: "web",
+  tags: [],
+  passing,
+  failing,
+  pending: false,
+});
+
+Deno.test("buildGroups() lists each listed node with its health, unregistered ones too", () => {
+  const doc = parseClusterDoc(JSON.stringify({ active_nodes: ["a"], standby_nodes: ["b", "z"] }));
+  const [g] = buildGroups(
+    doc,
+    [inst("a", true), inst("b", false, "dc1", ["serfHealth=critical"])],
+    null,
+  );
+  assert.equal(g!.mode, "nodes");
+  assert.deepEqual(g!.active.map((i) => [i.node, i.passing]), [["a", true]]);
+  assert.deepEqual(
+    g!.standby.map((i) => [i.node, i.registered, i.failing]),
+    [["b", true, ["serfHealth=critical"]], ["z", false, []]],
+  );
+  const dcDoc = parseClusterDoc(
+    JSON.stringify({ active_datacenter: "dc1", standby_datacenter: "dc2" }),
+  );
+  const [d] = buildGroups(
+    dcDoc,
+    [inst("a", true), inst("x", true, "dc2"), inst("skip", true)],
+    "a|x",
+  );
+  assert.deepEqual(d!.active.map((i) => i.node), ["a"]);
+  assert.deepEqual(d!.standby.map((i) => i.node), ["x"]);
+});
+
+Deno.test("renderTable() shows an error row, colours only when asked", () => {
+  const report: StatusReport = {
+    node: "a",
+    datacenter: "dc1",
+    clusterKey: "cluster",
+    services: [
+      {
+        service: "web",
+        key: "cluster/web",
+        mode: "nodes",
+        lock: true,
+        groups: buildGroups(
+          parseClusterDoc(JSON.stringify({ ...nodesDoc, lock: true })),
+          [inst("a", true), inst("b", true)],
+          null,
+        ),
+        pendingFlags: [{ node: "b", promote: "START", demote: "NULL" }],
+        switching: null,
+        thisNode: { role: "primary", state: "primary", reason: "" },
+        error: null,
+      },
+      {
+        service: "bad",
+        key: "cluster/bad",
+        mode: "error",
+        lock: false,
+        groups: [],
+        pendingFlags: [],
+        switching: null,
+        thisNode: { role: null, state: null, reason: "" },
+        error: "cluster document cluster/bad is not valid JSON",
+      },
+    ],
+  };
+  const text = renderTable(report, paintFor(false, undefined));
+  assert.ok(!text.includes(ESC), "no colour off a terminal");
+  assert.match(text, /^web +nodes +locked +a\(passing\) +b\(passing\) +b:promote=START +primary$/m);
+  assert.match(text, /^bad +error .*not valid JSON/m);
+  assert.ok(renderTable(report, paintFor(true, undefined)).includes(`${ESC}[32mpassing`));
+  assert.ok(!renderTable(report, paintFor(true, "1")).includes(ESC), "NO_COLOR");
+});
