@@ -78,9 +78,13 @@ export function triggerRole(d: Decision): TriggerRole {
 export function roleWhy(p: Placement, d: Decision): string {
   if (p.kind !== "standby") return p.reason;
   if (d.actingPrimary) return `${p.reason}; no active instance passing: acting as primary`;
-  if (d.waiting) {
+  if (d.waiting && p.lock) {
     return `${p.reason}; no active instance passing, but the cluster document is locked ` +
       `(a switch is under way): stays secondary`;
+  }
+  if (d.waiting) {
+    return `${p.reason}; no active instance passing, but one has not reported yet: stays ` +
+      `secondary`;
   }
   return `${p.reason}; an active instance is passing`;
 }
@@ -164,7 +168,8 @@ export class SnapshotSource implements TriggerSource {
   datacenter() {
     return Promise.resolve(this.dc);
   }
-  role(service: string): Promise<RoleFacts> {
+  // deno-lint-ignore require-await
+  async role(service: string): Promise<RoleFacts> {
     const key = clusterKeyFor(this.config, service);
     const text = key === null ? undefined : this.kvData.get(key);
     const doc = text === undefined ? null : parseClusterDoc(text, `cluster document ${key}`);
@@ -189,7 +194,7 @@ export class SnapshotSource implements TriggerSource {
       }));
     }
     const d = decide(p, actives);
-    return Promise.resolve({ role: triggerRole(d), why: roleWhy(p, d), detail: d.reason });
+    return { role: triggerRole(d), why: roleWhy(p, d), detail: d.reason };
   }
   kv(key: string) {
     return Promise.resolve(this.kvData.get(key) ?? null);
