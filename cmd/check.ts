@@ -135,7 +135,12 @@ interface Probed {
   detail: string;
 }
 
-async function probe(ctx: Ctx, a: CheckArgs, expects: boolean): Promise<Probed> {
+/**
+ * Look at the resource. Started before the cluster state is known (it does not depend on it),
+ * so the probe's process runs while the Consul requests are in flight; `expects` is applied
+ * afterwards by the returned function.
+ */
+async function probe(ctx: Ctx, a: CheckArgs): Promise<(expects: boolean) => Probed> {
   const timeoutMs = ctx.config.probeTimeout * 1000;
   switch (a.kind) {
     case "service":
@@ -149,17 +154,16 @@ async function probe(ctx: Ctx, a: CheckArgs, expects: boolean): Promise<Probed> 
         names.length ? `${names.join(",")} ${what}` : "";
       const detail = [say(up, "running"), say(down, "stopped")].filter((x) => x).join("; ");
       // expects running: all must run; expects stopped: none may run
-      const running = expects ? down.length === 0 : up.length > 0;
-      return { running, detail };
+      return (expects) => ({ running: expects ? down.length === 0 : up.length > 0, detail });
     }
     case "crontab": {
       const v = await probeCrontab(ctx.config.crontabDir, a.user!, a.pattern);
-      return { running: v.installed, detail: v.detail };
+      return () => ({ running: v.installed, detail: v.detail });
     }
     case "process": {
       const v = await probeProcs(ctx.runner, ctx.config.checkProcs, a.nagiosArgs!, timeoutMs);
       const running = v.state === "ok" ? true : v.state === "warning" ? "warning" : false;
-      return { running, detail: v.detail };
+      return () => ({ running, detail: v.detail });
     }
   }
 }
@@ -270,12 +274,22 @@ async function runCheck(
     }
   }
 
-  const local = await ctx.consul.localService(a.consulService);
+  // The probe, the local registration and the cluster document are independent: all at once.
+  const probed = probe(ctx, a);
+  probed.catch(() => {}); // awaited below; this only keeps an early failure elsewhere quiet
+  const localP = ctx.consul.localService(a.consulService);
+  const id = new IdentityCache(ctx.consul, ctx.config, localP.then((l) => l[0]?.node ?? null));
+  const [localR, viewR] = await Promise.allSettled([
+    localP,
+    resolveCluster(ctx.consul, ctx.config, a.consulService, id),
+  ]);
+  if (localR.status === "rejected") throw localR.reason;
+  const local = localR.value;
   if (local.length === 0) {
     throw new Error(`service ${a.consulService} is not registered with the local Consul agent`);
   }
-  const id = new IdentityCache(ctx.consul, ctx.config, local[0]!.node);
-  let view = await resolveCluster(ctx.consul, ctx.config, a.consulService, id);
+  if (viewR.status === "rejected") throw viewR.reason;
+  let view = viewR.value;
   const notes: string[] = [];
 
   // -U: a standby with no active passing flips the document (CAS on the index it decided on).
@@ -304,11 +318,11 @@ async function runCheck(
   result.clustered = d.clustered;
   result.expects = d.expects;
 
-  const probed = await probe(ctx, a, d.expects);
+  const seen = (await probed)(d.expects);
   if (dry) dropRunPermission();
-  result.state = judge(d.expects, probed);
+  result.state = judge(d.expects, seen);
   const want = d.expects ? "running" : "stopped";
-  result.message = `${probed.detail}; should be ${want}: ${d.reason}` +
+  result.message = `${seen.detail}; should be ${want}: ${d.reason}` +
     (notes.length ? `; ${notes.join("; ")}` : "");
 
   // The first standby check that sees the new actives passing clears the switch lock.

@@ -170,6 +170,48 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: "harness: agents die with the process that started them; the next start prunes the dir",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const harness = new URL("./harness/consul.ts", import.meta.url).href;
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "eval",
+        `import { startCluster } from ${JSON.stringify(harness)};
+         const c = await startCluster({});
+         console.log(c.id);
+         setInterval(() => {}, 1000);`,
+      ],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    let id = "";
+    try {
+      const dec = new TextDecoder();
+      for await (const chunk of child.stdout) {
+        id += dec.decode(chunk);
+        if (id.includes("\n")) break;
+      }
+      id = id.trim();
+      assert.match(id, /^[0-9a-f]{4}$/);
+      assert.equal((await liveHarnessProcesses(id)).length, 1);
+    } finally {
+      child.kill("SIGKILL");
+      await child.status;
+    }
+    await waitFor("the orphaned agent to die", async () => {
+      return (await liveHarnessProcesses(id)).length === 0;
+    }, { timeoutMs: 5000 });
+    const staleDir = `${harnessRoot()}/${id}`;
+    assert.ok(existsSync(staleDir));
+    await using _cluster = await startCluster({});
+    assert.equal(existsSync(staleDir), false);
+  },
+});
+
 Deno.test("harness: waitFor returns the value, and times out with the context", async () => {
   let n = 0;
   assert.equal(await waitFor("n to reach 3", () => Promise.resolve(++n >= 3 && n)), 3);

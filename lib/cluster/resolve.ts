@@ -46,7 +46,8 @@ export class IdentityCache {
   constructor(
     private consul: ConsulClient,
     private config: Config,
-    private nodeHint?: string | null,
+    /** The node name as the local registration shows it (may still be in flight). */
+    private nodeHint?: string | null | Promise<string | null>,
   ) {}
   #agent() {
     this.#self ??= this.consul.agentSelf();
@@ -54,7 +55,8 @@ export class IdentityCache {
   }
   async node(): Promise<string> {
     if (this.config.nodeName) return this.config.nodeName;
-    if (this.nodeHint) return this.nodeHint;
+    const hint = await Promise.resolve(this.nodeHint).catch(() => null);
+    if (hint) return hint;
     return (await this.#agent()).node;
   }
   async datacenter(): Promise<string> {

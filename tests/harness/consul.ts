@@ -76,9 +76,13 @@ export interface ClusterHandle extends AsyncDisposable {
 
 /** Ports used by all agents of one cluster. */
 export interface ClusterPorts {
+  /** HTTP API (dns, grpc and https are disabled). */
   http: number;
+  /** Serf LAN gossip (TCP and UDP); clients join `<dc server ip>:serfLan`. */
   serfLan: number;
+  /** Serf WAN gossip (servers); dc2 joins `<dc1 server ip>:serfWan`. */
   serfWan: number;
+  /** Server RPC (servers). */
   server: number;
 }
 
@@ -127,6 +131,15 @@ export function harnessRoot(): string {
 // process hygiene
 
 const liveChildren = new Set<Deno.ChildProcess>();
+
+/** util-linux `setpriv`, used to tie each agent's life to this process (parent-death signal). */
+const SETPRIV = ["/usr/bin/setpriv", "/bin/setpriv"].find((p) => {
+  try {
+    return Deno.statSync(p).isFile;
+  } catch {
+    return false;
+  }
+});
 
 globalThis.addEventListener("unload", () => {
   for (const child of liveChildren) {
@@ -396,6 +409,19 @@ async function readJson(agent: AgentHandle, path: string): Promise<unknown> {
   return await r.json();
 }
 
+/** Copy a child's output stream into the (append-mode) log file as it arrives. */
+async function pump(stream: ReadableStream<Uint8Array>, file: Deno.FsFile): Promise<void> {
+  try {
+    for await (const chunk of stream) {
+      let off = 0;
+      while (off < chunk.length) off += await file.write(chunk.subarray(off));
+    }
+  } catch {
+    // the file or the stream went away: drop the rest
+    await stream.cancel().catch(() => {});
+  }
+}
+
 interface Member {
   Name: string;
   Status: number;
@@ -418,6 +444,7 @@ class Agent implements AgentHandle {
   #child: Deno.ChildProcess | undefined;
   #exited = true;
   #done: Promise<void> = Promise.resolve();
+  #pipes: Promise<unknown> = Promise.resolve();
 
   constructor(cluster: Cluster, spec: AgentSpec, httpPort: number) {
     this.#cluster = cluster;
@@ -458,12 +485,13 @@ class Agent implements AgentHandle {
     await this.#done;
     await Deno.mkdir(this.dataDir, { recursive: true });
     await Deno.mkdir(this.configDir, { recursive: true });
-    const out = await Deno.open(this.logFile, { append: true, create: true });
-    const err = await Deno.open(this.logFile, { append: true, create: true });
+    const log = await Deno.open(this.logFile, { append: true, create: true });
     let child: Deno.ChildProcess;
     try {
-      child = new Deno.Command("consul", {
-        args: this.#args,
+      // setpriv: the agent gets SIGKILL when this process dies, however it dies.
+      const argv = SETPRIV ? [SETPRIV, "--pdeathsig", "KILL", "--", "consul"] : ["consul"];
+      child = new Deno.Command(argv[0]!, {
+        args: [...argv.slice(1), ...this.#args],
         env: { ...Deno.env.toObject(), ...this.env },
         clearEnv: true,
         stdin: "null",
@@ -471,22 +499,37 @@ class Agent implements AgentHandle {
         stderr: "piped",
       }).spawn();
     } catch (e) {
-      out.close();
-      err.close();
+      log.close();
       throw e;
     }
     this.#child = child;
     this.#exited = false;
     liveChildren.add(child);
-    const pipes = Promise.all([
-      child.stdout.pipeTo(out.writable).catch(() => {}),
-      child.stderr.pipeTo(err.writable).catch(() => {}),
-    ]);
-    this.#done = child.status.then(async () => {
+    // A hand-written pump: `pipeTo(file.writable)` held everything back until the stream ended.
+    const pipes = Promise.all([pump(child.stdout, log), pump(child.stderr, log)]).finally(() => {
+      try {
+        log.close();
+      } catch {
+        // closed
+      }
+    });
+    this.#pipes = pipes;
+    this.#done = child.status.then(() => {
       this.#exited = true;
       liveChildren.delete(child);
-      await pipes;
     });
+  }
+
+  /** After the agent exited and its descendants were killed: let the log pumps finish (bounded). */
+  async #drain(): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      this.#pipes,
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, 2_000);
+      }),
+    ]);
+    clearTimeout(timer);
   }
 
   running(): boolean {
@@ -569,6 +612,7 @@ class Agent implements AgentHandle {
       for (const p of tree) killIfSame(p);
     }
     await this.#done;
+    await this.#drain();
   }
 
   async stop(): Promise<void> {
@@ -599,6 +643,7 @@ class Agent implements AgentHandle {
       for (const p of tree) killIfSame(p);
     }
     await this.#done;
+    await this.#drain();
   }
 
   async start(): Promise<void> {

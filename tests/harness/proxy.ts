@@ -11,7 +11,10 @@ export interface ProxyHandle extends AsyncDisposable {
   addr: string;
   /** Connections accepted so far. */
   connections: number;
-  /** HTTP request lines (`GET /…`, `PUT /…`) seen in client→target bytes so far, in every mode. */
+  /**
+   * HTTP requests (request lines such as `GET /…`, `PUT /…`) seen in client→target bytes so far,
+   * in every mode; bodies are skipped, not scanned.
+   */
   requests: number;
   /**
    * May be changed at any time; applies per chunk, also on open connections:
@@ -43,18 +46,80 @@ export interface ProxyOptions {
 
 const REQUEST_LINE = /^(GET|HEAD|POST|PUT|DELETE|OPTIONS|PATCH|CONNECT|TRACE) \S+ HTTP\/\d(\.\d)?$/;
 
-/** Counts HTTP request lines in a byte stream fed in arbitrary chunks. */
+/**
+ * Counts HTTP/1.x requests in a client→server byte stream fed in arbitrary chunks: reads each
+ * request head, counts it when its first line is a request line, then skips its body
+ * (`Content-Length` or chunked), so a body that looks like a request is never counted. A stream
+ * that is not HTTP (no head end within 64 KiB) stops being parsed.
+ */
 class RequestCounter {
-  #partial = "";
+  #buf = "";
+  #state: "head" | "body" | "chunk-size" | "chunk-data" | "trailer" | "opaque" = "head";
+  #left = 0;
   readonly #decoder = new TextDecoder("latin1");
 
   feed(chunk: Uint8Array): number {
-    const lines = (this.#partial + this.#decoder.decode(chunk)).split("\n");
-    this.#partial = lines.pop() ?? "";
-    if (this.#partial.length > 8192) this.#partial = this.#partial.slice(-8192);
+    if (this.#state === "opaque") return 0;
+    this.#buf += this.#decoder.decode(chunk);
     let n = 0;
-    for (const line of lines) if (REQUEST_LINE.test(line.replace(/\r$/, ""))) n++;
-    return n;
+    while (true) {
+      if (this.#state === "head") {
+        this.#buf = this.#buf.replace(/^(\r\n)+/, "");
+        const end = this.#buf.indexOf("\r\n\r\n");
+        if (end < 0) {
+          if (this.#buf.length > 65536) {
+            this.#state = "opaque";
+            this.#buf = "";
+          }
+          return n;
+        }
+        const lines = this.#buf.slice(0, end).split("\r\n");
+        this.#buf = this.#buf.slice(end + 4);
+        if (REQUEST_LINE.test(lines[0] ?? "")) n++;
+        let length = 0;
+        let chunked = false;
+        for (const line of lines.slice(1)) {
+          const m = /^([^:]+):\s*(.*)$/.exec(line);
+          if (!m) continue;
+          const key = m[1]!.trim().toLowerCase();
+          if (key === "content-length") length = Number(m[2]) || 0;
+          if (key === "transfer-encoding" && /chunked/i.test(m[2]!)) chunked = true;
+        }
+        if (chunked) this.#state = "chunk-size";
+        else if (length > 0) {
+          this.#state = "body";
+          this.#left = length;
+        }
+      } else if (this.#state === "body" || this.#state === "chunk-data") {
+        const take = Math.min(this.#left, this.#buf.length);
+        this.#buf = this.#buf.slice(take);
+        this.#left -= take;
+        if (this.#left > 0) return n;
+        this.#state = this.#state === "body" ? "head" : "chunk-size";
+      } else if (this.#state === "chunk-size" || this.#state === "trailer") {
+        const i = this.#buf.indexOf("\r\n");
+        if (i < 0) return n;
+        const line = this.#buf.slice(0, i);
+        this.#buf = this.#buf.slice(i + 2);
+        if (this.#state === "trailer") {
+          if (line === "") this.#state = "head";
+        } else {
+          const size = parseInt(line.split(";")[0]!.trim(), 16);
+          if (Number.isNaN(size)) {
+            this.#state = "opaque";
+            this.#buf = "";
+            return n;
+          }
+          if (size === 0) this.#state = "trailer";
+          else {
+            this.#state = "chunk-data";
+            this.#left = size + 2;
+          }
+        }
+      } else {
+        return n;
+      }
+    }
   }
 }
 

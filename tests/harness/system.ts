@@ -312,7 +312,8 @@ export async function ensureUser(name: string): Promise<void> {
     if (lookupId("/etc/passwd", name) !== undefined) return;
     const out = await run(["useradd", "-M", "-r", "-s", "/usr/sbin/nologin", name]);
     if (out.success || out.code === 9 /* already exists */) continue;
-    if (out.code === 10 /* cannot lock passwd */) {
+    if (/lock/i.test(describe(out))) {
+      // "cannot lock /etc/passwd; try again later": another useradd is running
       await new Promise((r) => setTimeout(r, 100));
       continue;
     }
