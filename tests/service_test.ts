@@ -1,0 +1,517 @@
+// `powerconsul service` through real init scripts and the real `service` command, against real
+// agents running the promote/demote key watches (issue 5).
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { type AgentHandle, type ClusterHandle, startCluster, waitFor } from "./harness/consul.ts";
+import {
+  type InitScriptHandle,
+  installInitScript,
+  sandboxDirs,
+  uniqueName,
+  writeConfig,
+} from "./harness/system.ts";
+import { agentChecks, kvGet, kvPut, register } from "./_agent.ts";
+import { LAUNCHER } from "./_cli.ts";
+
+const agentTest = (name: string, fn: (t: Deno.TestContext) => Promise<void>) =>
+  Deno.test({ name, sanitizeOps: false, sanitizeResources: false, fn });
+
+const SVC = "web";
+
+/** One node of the test cluster: its agent, its managed daemon and its wrapper init script. */
+interface Node {
+  agent: AgentHandle;
+  daemon: InitScriptHandle;
+  /** `/etc/init.d/<wrapper>` execs `powerconsul service <wrapper> "$@" …`. */
+  wrapper: string;
+  lockFile: string;
+}
+
+/**
+ * The two-line init script of examples/init.d, pointing at the dev launcher. `service` clears
+ * the environment (env -i), so the agent address and the sandbox's net list are set in it.
+ */
+async function installWrapper(
+  cluster: ClusterHandle,
+  agent: AgentHandle,
+  name: string,
+  services: string[],
+  lockFile: string,
+  config: string,
+): Promise<string> {
+  const path = `/etc/init.d/${name}`;
+  const q = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
+  const text = `#!/bin/sh
+exec /usr/bin/env HOME=/root POWERCONSUL_NET=${q(cluster.netAllow)} CONSUL_HTTP_ADDR=${
+    q(agent.httpAddr)
+  } ${q(LAUNCHER)} service ${q(name)} "$@" -S ${SVC} -s ${q(services.join(","))} -F ${
+    q(lockFile)
+  } --config ${q(config)}
+`;
+  await Deno.writeTextFile(path, text, { mode: 0o755 });
+  await Deno.chmod(path, 0o755);
+  return path;
+}
+
+interface Ran {
+  code: number;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+/** `service <args…>`: the real command an operator types. */
+async function service(args: string[], timeoutMs = 120_000): Promise<Ran> {
+  const t0 = performance.now();
+  const out = await new Deno.Command("service", {
+    args,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(timeoutMs),
+  }).output();
+  const dec = new TextDecoder();
+  return {
+    code: out.code,
+    stdout: dec.decode(out.stdout),
+    stderr: dec.decode(out.stderr),
+    ms: performance.now() - t0,
+  };
+}
+
+const show = (r: Ran) => `exit ${r.code}\n--- stdout\n${r.stdout}--- stderr\n${r.stderr}`;
+
+/** The KV values under a prefix (test's own view). */
+async function kvTree(a: AgentHandle, prefix: string): Promise<Record<string, string | null>> {
+  const r = await a.api(`/v1/kv/${prefix}?recurse`);
+  if (r.status === 404) {
+    await r.body?.cancel();
+    return {};
+  }
+  const list = await r.json() as { Key: string; Value: string | null }[];
+  return Object.fromEntries(list.map((e) => [e.Key, e.Value === null ? null : atob(e.Value)]));
+}
+
+const exists = async (p: string) => {
+  try {
+    await Deno.stat(p);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+interface Setup {
+  cluster: ClusterHandle;
+  nodes: Node[];
+  config: string;
+  logDir: string;
+  key: string;
+  cleanup(): Promise<void>;
+}
+
+/**
+ * Server + `clients` client agents; the first client active, the others standby. Each client is
+ * a node with its own daemon init script, its own wrapper init script, a powerconsul script
+ * check (`-F` its lock file) and, when `watches`, the promote/demote key watches in its config
+ * dir calling the wrapper.
+ */
+async function setup(
+  tag: string,
+  opts: { clients?: number; switchTimeout?: number; watches?: boolean; doc?: unknown } = {},
+): Promise<Setup> {
+  const undo: (() => Promise<unknown>)[] = [];
+  const cleanup = async () => {
+    for (const u of undo.reverse()) await u().catch(() => {});
+  };
+  try {
+    const dirs = await sandboxDirs(tag);
+    undo.push(() => dirs.remove());
+    const cluster = await startCluster({
+      clients: opts.clients ?? 2,
+      env: (a) => ({ POWERCONSUL_NET: a.httpAddr, CONSUL_HTTP_ADDR: a.httpAddr }),
+    });
+    undo.push(() => cluster.close());
+    const config = await writeConfig(dirs.configDir, {
+      logDir: dirs.logDir,
+      clusterKey: "cluster",
+      switchTimeout: opts.switchTimeout ?? 30,
+    });
+    const clients = cluster.agents.filter((a) => a.role === "client");
+    const base = uniqueName("pcw");
+    const nodes: Node[] = [];
+    for (const [i, agent] of clients.entries()) {
+      const daemon = await installInitScript(`${base}-d${i + 2}`);
+      undo.push(() => daemon.remove());
+      const wrapperName = `${base}-n${i + 2}`;
+      const lockFile = join(dirs.lockDir, `${wrapperName}.lock`);
+      const wrapper = await installWrapper(
+        cluster,
+        agent,
+        wrapperName,
+        [daemon.name],
+        lockFile,
+        config,
+      );
+      undo.push(() => Deno.remove(wrapper));
+      nodes.push({ agent, daemon, wrapper: wrapperName, lockFile });
+    }
+    const key = `cluster/${SVC}`;
+    const doc = opts.doc ?? {
+      active_nodes: [nodes[0]!.agent.name],
+      standby_nodes: nodes.slice(1).map((n) => n.agent.name),
+    };
+    await kvPut(cluster.server, key, JSON.stringify(doc));
+    for (const n of nodes) {
+      await register(n.agent, {
+        ID: SVC,
+        Name: SVC,
+        Check: {
+          CheckID: `${SVC}-check`,
+          Args: [
+            "/usr/bin/env",
+            `POWERCONSUL_NET=${cluster.netAllow}`,
+            `CONSUL_HTTP_ADDR=${n.agent.httpAddr}`,
+            LAUNCHER,
+            "check",
+            "service",
+            "-s",
+            n.daemon.name,
+            "-S",
+            SVC,
+            "-F",
+            n.lockFile,
+            "--config",
+            config,
+          ],
+          Interval: "1s",
+          Timeout: "20s",
+        },
+      });
+      if (opts.watches) {
+        const watches = (["promote", "demote"] as const).map((kind) => ({
+          type: "key",
+          key: `service/${SVC}/${n.agent.name}/${kind}`,
+          args: [`/etc/init.d/${n.wrapper}`, kind],
+        }));
+        await Deno.writeTextFile(
+          join(n.agent.configDir, "powerconsul-watches.json"),
+          JSON.stringify({ watches }),
+        );
+        await n.agent.reload();
+      }
+    }
+    return { cluster, nodes, config, logDir: dirs.logDir, key, cleanup };
+  } catch (e) {
+    await cleanup();
+    throw e;
+  }
+}
+
+const checkOf = async (n: Node) => (await agentChecks(n.agent))[`${SVC}-check`];
+
+/** Both checks passing: the active running, the standby stopped as expected. */
+async function settled(s: Setup, what: string) {
+  await waitFor(what, async () => {
+    for (const n of s.nodes) if ((await checkOf(n))?.Status !== "passing") return false;
+    return true;
+  }, { timeoutMs: 30_000 });
+}
+
+/** Record every version of a key with blocking queries until stopped. */
+function recordKey(a: AgentHandle, key: string) {
+  const history: unknown[] = [];
+  const stop = new AbortController();
+  const done = (async () => {
+    let index = 0;
+    while (!stop.signal.aborted) {
+      try {
+        const r = await fetch(`${a.url}/v1/kv/${key}?index=${index}&wait=5s`, {
+          signal: stop.signal,
+        });
+        const idx = Number(r.headers.get("X-Consul-Index"));
+        const body = await r.json() as { Value: string }[];
+        if (idx !== index) history.push(JSON.parse(atob(body[0]!.Value)));
+        index = idx;
+      } catch {
+        break;
+      }
+    }
+  })();
+  return {
+    history,
+    async stop() {
+      stop.abort();
+      await done;
+    },
+  };
+}
+
+const allNull = (tree: Record<string, string | null>) =>
+  Object.entries(tree).filter(([k]) => /\/(promote|demote)$/.test(k)).every(([, v]) =>
+    v === "NULL"
+  );
+
+agentTest(
+  "service start-primary: the key watches switch roles end to end (stop old active, start new, lock set then cleared, flags NULL)",
+  async () => {
+    const s = await setup("svc-switch", { watches: true });
+    try {
+      const [n2, n3] = s.nodes as [Node, Node];
+      const start = await service([n2.wrapper, "start"]);
+      assert.equal(start.code, 0, show(start));
+      assert.equal(start.stdout, `${n2.daemon.name}: starting… ok\n`);
+      assert.ok(await n2.daemon.isRunning());
+      const again = await service([n2.wrapper, "start"]);
+      assert.equal(again.stdout, `${n2.daemon.name}: already running\n`, show(again));
+      await settled(s, "active running and standby stopped, both checks passing");
+
+      const original = JSON.parse((await kvGet(s.cluster.server, s.key))!.value!);
+      const rec = recordKey(s.cluster.server, s.key);
+      const r = await service([n3.wrapper, "start-primary"]);
+      assert.equal(r.code, 0, show(r));
+      const [a2, a3] = [n2.agent.name, n3.agent.name];
+      const lines = r.stdout.trimEnd().split("\n");
+      const expect = [
+        new RegExp(
+          `^cluster document cluster/web: ok \\(index \\d+; active ${a2}; standby ${a3}\\)$`,
+        ),
+        /^switch lock service\/web\/\.switch: ok$/,
+        /^flags under service\/web\/: ok \(\d created as NULL\)$/,
+        new RegExp(`^${a2} demote=START: ok$`),
+        new RegExp(`^${a3} promote=START: ok$`),
+      ];
+      for (const [i, re] of expect.entries()) assert.match(lines[i] ?? "", re, show(r));
+      // the two answers come in either order
+      const answers = lines.slice(5, 7).sort();
+      assert.match(answers[0]!, new RegExp(`^${a2} demote: WAIT ok \\([\\d.]+s\\)$`), show(r));
+      assert.match(answers[1]!, new RegExp(`^${a3} promote: WAIT ok \\([\\d.]+s\\)$`), show(r));
+      assert.match(
+        lines[7]!,
+        new RegExp(`^cluster document cluster/web: ok \\(active ${a3}; standby ${a2}; locked\\)$`),
+      );
+      assert.match(lines[8]!, /^flags reset to NULL: ok \(2 changed\)$/);
+      assert.match(lines[9]!, new RegExp(`^start-primary: ok in [\\d.]+s \\(${a3} active;`));
+      assert.equal(lines.length, 10, show(r));
+      // deno-lint-ignore no-console -- the measured duration goes into the test output
+      console.log(`start-primary took ${(r.ms / 1000).toFixed(2)}s wall (${lines[9]})`);
+
+      // the old active stopped before it answered; the new one starts on NULL
+      assert.equal(await n2.daemon.isRunning(), false);
+      await waitFor("new active's daemon running", () => n3.daemon.isRunning(), {
+        timeoutMs: 30_000,
+      });
+      const cleared = await waitFor("lock cleared by a standby check", async () => {
+        const doc = JSON.parse((await kvGet(s.cluster.server, s.key))!.value!);
+        return "lock" in doc ? undefined : doc;
+      }, { timeoutMs: 30_000 });
+      assert.deepEqual(cleared, { active_nodes: [a3], standby_nodes: [a2] });
+      await waitFor("both lock files dropped", async () => {
+        return !(await exists(n2.lockFile)) && !(await exists(n3.lockFile));
+      }, { timeoutMs: 20_000 });
+      const tree = await kvTree(s.cluster.server, "service/web/");
+      assert.deepEqual(Object.keys(tree).sort(), [
+        `service/web/${a2}/demote`,
+        `service/web/${a2}/promote`,
+        `service/web/${a3}/demote`,
+        `service/web/${a3}/promote`,
+      ]);
+      assert.ok(allNull(tree), JSON.stringify(tree));
+      await settled(s, "roles settled after the switch");
+      await rec.stop();
+      assert.deepEqual(rec.history, [
+        original,
+        { active_nodes: [a3], standby_nodes: [a2], lock: true },
+        cleared,
+      ]);
+      // the handlers logged what they did
+      const log = await Deno.readTextFile(join(s.logDir, "service", `${n2.wrapper}.log`));
+      assert.match(log, /stopping… ok\n.*\/demote = WAIT: ok\n/);
+      assert.match(log, /services stay stopped\n.*removed: ok\n/);
+    } finally {
+      await s.cleanup();
+    }
+  },
+);
+
+agentTest(
+  "service start-primary: a node that never answers fails after the timeout naming it; a second operator is refused; --abort resets the flags; a re-run succeeds",
+  async () => {
+    const s = await setup("svc-timeout", { watches: true, switchTimeout: 6 });
+    try {
+      const [n2, n3] = s.nodes as [Node, Node];
+      const [a2, a3] = [n2.agent.name, n3.agent.name];
+      assert.equal((await service([n2.wrapper, "start"])).code, 0);
+      await settled(s, "settled before the switch");
+      const before = await kvGet(s.cluster.server, s.key);
+      await n2.agent.stop();
+
+      const first = service([n3.wrapper, "start-primary"]);
+      await waitFor(
+        "the switch lock held",
+        async () => (await kvGet(s.cluster.server, "service/web/.switch")) !== null,
+        { timeoutMs: 20_000 },
+      );
+      const second = await service([n3.wrapper, "start-primary"]);
+      assert.equal(second.code, 1, show(second));
+      assert.match(
+        second.stdout,
+        new RegExp(
+          `switch lock service/web/\\.switch: FAILED \\(another switch holds .*start-primary on ${a3}`,
+        ),
+      );
+      const r = await first;
+      assert.equal(r.code, 1, show(r));
+      assert.match(
+        r.stdout,
+        new RegExp(
+          `^waiting for WAIT: FAILED \\(no answer after 6s from ${a2} \\(demote\\)\\)$`,
+          "m",
+        ),
+      );
+      assert.match(r.stdout, new RegExp(`^${a3} promote: WAIT ok`, "m"));
+      assert.match(r.stdout, new RegExp(`^start-primary: FAILED \\(${a2} did not answer\\)`, "m"));
+      assert.ok(r.ms >= 6000, `waited the timeout (${r.ms} ms)`);
+      const after = await kvGet(s.cluster.server, s.key);
+      assert.deepEqual(after, before, "document unchanged");
+      let tree = await kvTree(s.cluster.server, "service/web/");
+      assert.equal(tree[`service/web/${a2}/demote`], "START");
+      assert.equal(tree[`service/web/${a3}/promote`], "WAIT");
+      assert.equal(tree["service/web/.switch"], undefined, "switch lock released");
+      assert.ok(await exists(n3.lockFile), "the promoting node holds its lock file");
+
+      const abort = await service([n3.wrapper, "start-primary", "--abort"]);
+      assert.equal(abort.code, 0, show(abort));
+      assert.match(abort.stdout, new RegExp(`^${a2} demote START → NULL: ok$`, "m"));
+      assert.match(abort.stdout, new RegExp(`^${a3} promote WAIT → NULL: ok$`, "m"));
+      assert.match(abort.stdout, /start-primary --abort: ok \(cluster document unchanged/);
+      tree = await kvTree(s.cluster.server, "service/web/");
+      assert.ok(allNull(tree), JSON.stringify(tree));
+      assert.deepEqual(await kvGet(s.cluster.server, s.key), before, "abort leaves the document");
+      await waitFor("the standby dropped its lock file", async () => !(await exists(n3.lockFile)), {
+        timeoutMs: 20_000,
+      });
+      assert.equal(await n3.daemon.isRunning(), false, "the standby stays stopped");
+      assert.equal(await n2.daemon.isRunning(), true, "the old active was never touched");
+
+      await n2.agent.start();
+      await settled(s, "the old active back and passing");
+      const rerun = await service([n3.wrapper, "start-primary"]);
+      assert.equal(rerun.code, 0, show(rerun));
+      assert.match(rerun.stdout, /start-primary: ok/);
+      await waitFor("switched after the re-run", async () => {
+        const doc = JSON.parse((await kvGet(s.cluster.server, s.key))!.value!);
+        return doc.active_nodes[0] === a3 && !("lock" in doc) && await n3.daemon.isRunning() &&
+          !(await n2.daemon.isRunning());
+      }, { timeoutMs: 30_000 });
+      assert.ok(allNull(await kvTree(s.cluster.server, "service/web/")));
+    } finally {
+      await s.cleanup();
+    }
+  },
+);
+
+agentTest(
+  "service start/stop/restart: refused by role with the hint and nothing changed; restart holds the lock file and drops it even on failure; unknown state refuses",
+  async () => {
+    const s = await setup("svc-gates");
+    try {
+      const [n2, n3] = s.nodes as [Node, Node];
+      assert.equal((await service([n2.wrapper, "start"])).code, 0);
+      await settled(s, "settled");
+      const doc = await kvGet(s.cluster.server, s.key);
+      const pid2 = await Deno.readTextFile(n2.daemon.pidFile);
+
+      const cases: [Node, string, RegExp][] = [
+        [
+          n3,
+          "start",
+          /refused: this node is a standby .*run 'service \S+ start-primary' on this node to make it active/,
+        ],
+        [n2, "stop", /refused: this node is active .*start-primary' on a standby node/],
+        [n3, "restart", /refused: this node is a standby .*on this node to make it active/],
+      ];
+      for (const [node, action, re] of cases) {
+        const r = await service([node.wrapper, action]);
+        assert.equal(r.code, 1, `${action}: ${show(r)}`);
+        assert.match(r.stderr, re, `${action}: ${show(r)}`);
+        assert.match(r.stderr, new RegExp(`start-primary' on`));
+        assert.equal(r.stdout, "", "nothing done, nothing printed as done");
+      }
+      assert.equal(await n3.daemon.isRunning(), false);
+      assert.equal(await Deno.readTextFile(n2.daemon.pidFile), pid2, "active untouched");
+      assert.equal(await exists(n3.lockFile), false);
+      assert.deepEqual(await kvGet(s.cluster.server, s.key), doc);
+
+      // stop on the standby: allowed, already stopped
+      const stopStandby = await service([n3.wrapper, "stop"]);
+      assert.equal(stopStandby.code, 0, show(stopStandby));
+      assert.equal(stopStandby.stdout, `${n3.daemon.name}: already stopped\n`);
+
+      // restart on the active: lock file while it runs, a new daemon, lock file gone
+      const seen = waitFor("lock file during restart", () => exists(n2.lockFile), {
+        timeoutMs: 20_000,
+        intervalMs: 20,
+      });
+      const restart = await service([n2.wrapper, "restart"]);
+      assert.equal(restart.code, 0, show(restart));
+      await seen;
+      assert.deepEqual(restart.stdout.trimEnd().split("\n"), [
+        `lock file ${n2.lockFile}: created ok`,
+        "waited 2s for running checks: ok",
+        `${n2.daemon.name}: stopping… ok`,
+        `${n2.daemon.name}: starting… ok`,
+        `lock file ${n2.lockFile} removed: ok`,
+      ]);
+      assert.equal(await exists(n2.lockFile), false);
+      assert.notEqual(await Deno.readTextFile(n2.daemon.pidFile), pid2, "a new daemon");
+
+      // a start that fails: FAILED line, exit 1, lock file still removed
+      await n2.daemon.setBehaviour({ failStart: true });
+      const failed = await service([n2.wrapper, "restart"]);
+      assert.equal(failed.code, 1, show(failed));
+      assert.match(
+        failed.stdout,
+        new RegExp(`^${n2.daemon.name}: starting… FAILED \\(exit 1: .*failed`, "m"),
+      );
+      assert.match(failed.stdout, /removed: ok\n$/);
+      assert.equal(await exists(n2.lockFile), false);
+      await n2.daemon.setBehaviour({});
+
+      // service <name> status: cluster view plus the local service and its manager's words
+      const st = await service([n2.wrapper, "status"]);
+      assert.equal(st.code, 3, `LSB: not running (${show(st)})`);
+      assert.match(st.stdout, new RegExp(`^web +nodes +- +${n2.agent.name}\\(`, "m"));
+      assert.match(
+        st.stdout,
+        new RegExp(`^${n2.daemon.name}: stopped — ${n2.daemon.name} is not running$`, "m"),
+      );
+      assert.ok(!st.stdout.includes(String.fromCharCode(27)), "no colour off a terminal");
+      assert.equal((await service([n2.wrapper, "start"])).code, 0);
+      const stJson = await service([n2.wrapper, "status", "--json"]);
+      assert.equal(stJson.code, 0, show(stJson));
+      const j = JSON.parse(stJson.stdout);
+      assert.equal(j.local[0].state, "running");
+      assert.match(j.local[0].output, /is running/);
+      assert.equal(j.cluster.services[0].thisNode.role, "primary");
+
+      // dry run: the plan, nothing done
+      const dry = await service([n2.wrapper, "restart", "--dry-run"]);
+      assert.equal(dry.code, 0, show(dry));
+      assert.match(dry.stdout, /would run service \S+ stop/);
+      assert.equal(await exists(n2.lockFile), false);
+
+      // unknown cluster state: refuse with exit 3, act on nothing
+      await kvPut(s.cluster.server, s.key, "{not json");
+      const unknown = await service([n3.wrapper, "stop"]);
+      assert.equal(unknown.code, 3, show(unknown));
+      assert.match(
+        unknown.stderr,
+        /refused: cluster state unknown .*not valid JSON.*nothing changed/,
+      );
+      assert.ok(await n2.daemon.isRunning());
+    } finally {
+      await s.cleanup();
+    }
+  },
+);
