@@ -159,7 +159,7 @@ agentTest(
     );
     assert.match(
       table.stdout,
-      /^broken +error +- +cluster document cluster\/broken is not valid JSON/m,
+      /^broken +error +cluster document cluster\/broken is not valid JSON/m,
     );
 
     // a dead node shows through serfHealth, although its service check stays passing

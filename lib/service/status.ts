@@ -140,11 +140,13 @@ export function buildGroups(
 ): GroupRow[] {
   const filter = compileFilter(serviceFilter);
   if (doc.kind === "single") return [groupRow(doc.group, null, instances, filter)];
+  // A node belongs to the first group (document order) whose pattern matches its name.
+  const owner = (node: string) => doc.groups.find((g) => g.regex.test(node));
   return doc.groups.map((g) => {
     const row = groupRow(
       g.group,
       g.pattern,
-      g.group.spec.mode === "nodes" ? instances : instances.filter((i) => g.regex.test(i.node)),
+      g.group.spec.mode === "nodes" ? instances : instances.filter((i) => owner(i.node) === g),
       filter,
     );
     if (doc.lock) row.lock = true;
@@ -336,21 +338,14 @@ export function renderTable(r: StatusReport, p: Paint): string {
       ].filter((x) => x).join(" ")
     ).join(" ");
     const flagCell = cell(
-      (s.switching ? `switching(${s.switching}) ` : "") + (flags || "-"),
+      [s.switching ? "switch-running" : "", flags].filter((x) => x).join(" ") || "-",
       flags || s.switching ? p.warn : (x) => x,
     );
     const me = s.thisNode.state ?? (s.thisNode.reason ? `? ${s.thisNode.reason}` : "-");
     const meCell = cell(me, s.thisNode.state ? p.bold : p.bad);
     if (s.error !== null) {
-      rows.push([
-        cell(s.service),
-        cell("error", p.bad),
-        cell("-"),
-        cell(s.error, p.bad),
-        cell(""),
-        flagCell,
-        cell(""),
-      ]);
+      // The message spans the remaining columns and does not widen them.
+      rows.push([cell(s.service), cell("error", p.bad), { text: p.bad(s.error), width: 0 }]);
       continue;
     }
     if (s.groups.length === 0) {
@@ -375,7 +370,7 @@ export function renderTable(r: StatusReport, p: Paint): string {
       ]);
     }
   }
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.width)));
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]?.width ?? 0)));
   const line = (cells: { text: string; width: number }[]) =>
     cells.map((c, i) => i === cells.length - 1 ? c.text : c.text + " ".repeat(widths[i]! - c.width))
       .join("  ").trimEnd();
