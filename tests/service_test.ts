@@ -268,6 +268,7 @@ agentTest(
 
       const original = JSON.parse((await kvGet(s.cluster.server, s.key))!.value!);
       const rec = recordKey(s.cluster.server, s.key);
+      const t0 = performance.now();
       const r = await service([n3.wrapper, "start-primary"]);
       assert.equal(r.code, 0, show(r));
       const [a2, a3] = [n2.agent.name, n3.agent.name];
@@ -293,19 +294,25 @@ agentTest(
       assert.match(lines[8]!, /^flags reset to NULL: ok \(2 changed\)$/);
       assert.match(lines[9]!, new RegExp(`^start-primary: ok in [\\d.]+s \\(${a3} active;`));
       assert.equal(lines.length, 10, show(r));
-      // deno-lint-ignore no-console -- the measured duration goes into the test output
-      console.log(`start-primary took ${(r.ms / 1000).toFixed(2)}s wall (${lines[9]})`);
 
       // the old active stopped before it answered; the new one starts on NULL
       assert.equal(await n2.daemon.isRunning(), false);
       await waitFor("new active's daemon running", () => n3.daemon.isRunning(), {
         timeoutMs: 30_000,
+        intervalMs: 20,
       });
+      const runningAt = performance.now() - t0;
       const cleared = await waitFor("lock cleared by a standby check", async () => {
         const doc = JSON.parse((await kvGet(s.cluster.server, s.key))!.value!);
         return "lock" in doc ? undefined : doc;
       }, { timeoutMs: 30_000 });
       assert.deepEqual(cleared, { active_nodes: [a3], standby_nodes: [a2] });
+      // deno-lint-ignore no-console -- the measured durations go into the test output
+      console.log(
+        `start-primary: ${(r.ms / 1000).toFixed(2)}s wall for the command; new active running ` +
+          `at ${(runningAt / 1000).toFixed(2)}s; lock cleared by the standby check at ` +
+          `${((performance.now() - t0) / 1000).toFixed(2)}s`,
+      );
       await waitFor("both lock files dropped", async () => {
         return !(await exists(n2.lockFile)) && !(await exists(n3.lockFile));
       }, { timeoutMs: 20_000 });
@@ -441,6 +448,20 @@ agentTest(
       assert.equal(await n3.daemon.isRunning(), false);
       assert.equal(await Deno.readTextFile(n2.daemon.pidFile), pid2, "active untouched");
       assert.equal(await exists(n3.lockFile), false);
+      assert.deepEqual(await kvGet(s.cluster.server, s.key), doc);
+
+      // start-primary: refused on the active; a dry run on the standby plans and writes nothing
+      const onActive = await service([n2.wrapper, "start-primary"]);
+      assert.equal(onActive.code, 1, show(onActive));
+      assert.match(onActive.stdout, /start-primary: refused: \S+ is already active/);
+      const dryRun = await service([n3.wrapper, "start-primary", "--dry-run"]);
+      assert.equal(dryRun.code, 0, show(dryRun));
+      assert.match(
+        dryRun.stdout,
+        new RegExp(`^would set service/web/${n2.agent.name}/demote = START$`, "m"),
+      );
+      assert.match(dryRun.stdout, /^would write cluster\/web = .*"lock":true.* \(cas \d+\)$/m);
+      assert.deepEqual(await kvTree(s.cluster.server, "service/web/"), {}, "no flag written");
       assert.deepEqual(await kvGet(s.cluster.server, s.key), doc);
 
       // stop on the standby: allowed, already stopped
