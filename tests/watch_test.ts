@@ -366,6 +366,11 @@ async function failover(withU: boolean) {
     onTimeout: tails,
   });
 
+  const history = kvHistory(server, key);
+  await waitFor(
+    "the document watcher to see the original",
+    () => Promise.resolve(history.seen.length > 0),
+  );
   // The active's service dies and cannot come back on its own (its start fails).
   await s2.setBehaviour({ failStart: true });
   const t0 = performance.now();
@@ -418,17 +423,14 @@ async function failover(withU: boolean) {
       /role secondary/,
       "the active never ran a secondary action",
     );
+    assert.deepEqual(await history.stop(), [original], "no -U: the document never changed");
   } else {
-    const flipped = await waitFor("document flipped and locked", async () => {
+    const locked = { active_nodes: [a3.name], standby_nodes: [a2.name], lock: true };
+    const cleared = { active_nodes: [a3.name], standby_nodes: [a2.name] };
+    await waitFor("the lock cleared once the new active passes", async () => {
       const doc = JSON.parse((await kvGet(server, key))?.value ?? "null");
-      return doc?.lock === true ? doc : undefined;
-    });
-    assert.deepEqual(flipped, { active_nodes: [a3.name], standby_nodes: [a2.name], lock: true });
-    const cleared = await waitFor("the lock cleared once the new active passes", async () => {
-      const doc = JSON.parse((await kvGet(server, key))?.value ?? "null");
-      return doc && !("lock" in doc) ? doc : undefined;
+      return doc && !("lock" in doc) && doc.active_nodes?.[0] === a3.name;
     }, { timeoutMs: 30_000, onTimeout: tails });
-    assert.deepEqual(cleared, { active_nodes: [a3.name], standby_nodes: [a2.name] });
     await waitFor(
       "roles settled: new active running, demoted node stopped",
       () => settled(n3, n2),
@@ -448,7 +450,44 @@ async function failover(withU: boolean) {
       await triggerLog(n3),
       new RegExp(`role primary: node ${a3.name} is listed active`),
     );
+    assert.deepEqual(await history.stop(), [original, locked, cleared], "one flip, one unlock");
   }
+  await history.stop();
+}
+
+/** Every version a KV key goes through (blocking queries), until stop(). */
+function kvHistory(agent: AgentHandle, key: string) {
+  const seen: unknown[] = [];
+  const ctl = new AbortController();
+  const done = (async () => {
+    let index = 0;
+    while (!ctl.signal.aborted) {
+      try {
+        const r = await fetch(`${agent.url}/v1/kv/${key}?index=${index}&wait=5s`, {
+          signal: ctl.signal,
+        });
+        const next = Number(r.headers.get("X-Consul-Index"));
+        if (r.status !== 200) {
+          await r.body?.cancel();
+        } else {
+          const [e] = await r.json() as { Value: string }[];
+          const doc = JSON.parse(atob(e!.Value));
+          if (JSON.stringify(doc) !== JSON.stringify(seen.at(-1))) seen.push(doc);
+        }
+        index = next;
+      } catch {
+        break;
+      }
+    }
+  })();
+  return {
+    seen,
+    async stop(): Promise<unknown[]> {
+      ctl.abort();
+      await done;
+      return seen;
+    },
+  };
 }
 
 agentTest(
