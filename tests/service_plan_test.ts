@@ -6,7 +6,6 @@ import { b64encode, type Instance } from "../lib/consul/client.ts";
 import { UsageError } from "../lib/errors.ts";
 import {
   defaultLockFile,
-  expectedFlags,
   flagKey,
   flagsFromEntries,
   gate,
@@ -156,32 +155,43 @@ Deno.test("planHandler() acts only on START, and on NULL only with its own lock 
   assert.equal(parseLock("not json"), null);
 });
 
-Deno.test("planSwitch() swaps a standby's group and refuses everything else with a reason", () => {
-  const swapFor = (raw: unknown) => {
+Deno.test("planSwitch() swaps a standby's group or datacenters, refuses everything else", () => {
+  const instances = [
+    { node: "a", datacenter: "dc1" },
+    { node: "b", datacenter: "dc1" },
+    { node: "c", datacenter: "dc2" },
+    { node: "d", datacenter: "dc2" },
+  ];
+  const swapFor = (raw: unknown, localDc = "dc1") => {
     const doc = parseClusterDoc(JSON.stringify(raw));
     return (node: string) =>
       planSwitch(
         doc,
-        place({ doc, node, datacenter: "dc1", datacenters: ["dc1", "dc2"] }),
+        place({ doc, node, datacenter: localDc, datacenters: ["dc1", "dc2"] }),
         node,
         (pattern, roles) => withRoles(doc, pattern, roles, true),
+        instances,
+        localDc,
       );
   };
-  const plain = swapFor({ active_nodes: ["a"], standby_nodes: ["b", "c"], x: 1 })("b");
+  const plain = swapFor({ active_nodes: ["a"], standby_nodes: ["b", "c", "z"], x: 1 })("b");
   assert.ok(typeof plain !== "string");
-  assert.deepEqual(plain.promote, ["b", "c"]);
+  assert.deepEqual(plain.promote, ["b", "c", "z"]);
   assert.deepEqual(plain.demote, ["a"]);
   assert.deepEqual(plain.next, {
-    active_nodes: ["b", "c"],
+    active_nodes: ["b", "c", "z"],
     standby_nodes: ["a"],
     x: 1,
     lock: true,
   });
-  assert.deepEqual(expectedFlags(plain), [
-    { node: "a", kind: "demote" },
-    { node: "b", kind: "promote" },
-    { node: "c", kind: "promote" },
+  // each flag goes to the KV of its node's datacenter (a node without instance: the local one)
+  assert.deepEqual(plain.participants, [
+    { node: "a", kind: "demote", datacenter: "dc1" },
+    { node: "b", kind: "promote", datacenter: "dc1" },
+    { node: "c", kind: "promote", datacenter: "dc2" },
+    { node: "z", kind: "promote", datacenter: "dc1" },
   ]);
+  assert.deepEqual(plain.datacenters, ["dc1", "dc2"]);
   const filtered = swapFor({
     filter: { "db": { active_nodes: ["db1"], standby_nodes: ["db2"] }, "web": {} },
   })("db2");
@@ -190,19 +200,27 @@ Deno.test("planSwitch() swaps a standby's group and refuses everything else with
   assert.deepEqual(filtered.next, {
     filter: { db: { active_nodes: ["db2"], standby_nodes: ["db1"], lock: true }, web: {} },
   });
+  const dcs = swapFor({ active_datacenter: "dc1", standby_datacenter: "dc2" }, "dc2")("c");
+  assert.ok(typeof dcs !== "string");
+  assert.equal(dcs.mode, "datacenters");
+  assert.deepEqual(dcs.next, { active_datacenter: "dc2", standby_datacenter: "dc1", lock: true });
+  assert.deepEqual(dcs.participants, [
+    { node: "a", kind: "demote", datacenter: "dc1" },
+    { node: "b", kind: "demote", datacenter: "dc1" },
+    { node: "c", kind: "promote", datacenter: "dc2" },
+    { node: "d", kind: "promote", datacenter: "dc2" },
+  ]);
+  assert.match(
+    swapFor({ active_datacenter: "dc1", standby_datacenter: "dc2" })("a") as string,
+    /datacenter is already active/,
+  );
   assert.match(swapFor(nodesDoc)("a") as string, /already active/);
   assert.match(swapFor({ ...nodesDoc, lock: true })("b") as string, /locked/);
   assert.match(swapFor({})("a") as string, /every node active/);
   assert.match(
-    swapFor({ active_datacenter: "dc1", standby_datacenter: "dc2" })("a") as string,
-    /node-level documents only/,
-  );
-  const doc = parseClusterDoc(JSON.stringify(nodesDoc));
-  assert.match(
     planSwitch(null, { kind: "standalone", reason: "" }, "a", () => ({})) as string,
     /standalone/,
   );
-  assert.ok(doc);
 });
 
 Deno.test("pendingFlags() waits for every WAIT and reports FAILED answers", () => {

@@ -118,7 +118,14 @@ interface Setup {
  */
 async function setup(
   tag: string,
-  opts: { clients?: number; switchTimeout?: number; watches?: boolean; doc?: unknown } = {},
+  opts: {
+    clients?: number;
+    switchTimeout?: number;
+    watches?: boolean;
+    doc?: unknown;
+    /** A second datacenter with one client (the standby DC); the document goes to both. */
+    dc2?: boolean;
+  } = {},
 ): Promise<Setup> {
   const undo: (() => Promise<unknown>)[] = [];
   const cleanup = async () => {
@@ -128,7 +135,8 @@ async function setup(
     const dirs = await sandboxDirs(tag);
     undo.push(() => dirs.remove());
     const cluster = await startCluster({
-      clients: opts.clients ?? 2,
+      clients: opts.clients ?? (opts.dc2 ? 1 : 2),
+      ...(opts.dc2 ? { dc2: { clients: 1 } } : {}),
       env: (a) => ({ POWERCONSUL_NET: a.httpAddr, CONSUL_HTTP_ADDR: a.httpAddr }),
     });
     undo.push(() => cluster.close());
@@ -162,6 +170,7 @@ async function setup(
       standby_nodes: nodes.slice(1).map((n) => n.agent.name),
     };
     await kvPut(cluster.server, key, JSON.stringify(doc));
+    if (opts.dc2) await kvPut(cluster.server, key, JSON.stringify(doc), "dc2");
     for (const n of nodes) {
       await register(n.agent, {
         ID: SVC,
@@ -531,6 +540,70 @@ agentTest(
         /refused: cluster state unknown .*not valid JSON.*nothing changed/,
       );
       assert.ok(await n2.daemon.isRunning());
+    } finally {
+      await s.cleanup();
+    }
+  },
+);
+
+agentTest(
+  "service start-primary on a datacenter-level document: the standby datacenter's node swaps the datacenters, flags travel to each node's own datacenter",
+  async () => {
+    const s = await setup("svc-dc", {
+      watches: true,
+      dc2: true,
+      doc: { active_datacenter: "dc1", standby_datacenter: "dc2" },
+    });
+    try {
+      const [n1, n2] = s.nodes as [Node, Node];
+      assert.equal(n1.agent.dc, "dc1");
+      assert.equal(n2.agent.dc, "dc2");
+      const [a1, a2] = [n1.agent.name, n2.agent.name];
+      const refused = await service([n2.wrapper, "start"]);
+      assert.equal(refused.code, 1, show(refused));
+      assert.equal((await service([n1.wrapper, "start"])).code, 0);
+      await settled(s, "dc1 running, dc2 stopped, both checks passing");
+
+      const r = await service([n2.wrapper, "start-primary"]);
+      assert.equal(r.code, 0, show(r));
+      assert.match(
+        r.stdout,
+        new RegExp(
+          `^cluster document cluster/web: ok \\(index \\d+; active datacenter dc1 \\(${a1}\\); ` +
+            `standby datacenter dc2 \\(${a2}\\)\\)$`,
+          "m",
+        ),
+      );
+      assert.match(r.stdout, new RegExp(`^${a1} demote=START \\(dc1\\): ok$`, "m"));
+      assert.match(r.stdout, new RegExp(`^${a2} promote=START: ok$`, "m"));
+      assert.match(r.stdout, new RegExp(`^${a1} demote: WAIT ok`, "m"));
+      assert.match(
+        r.stdout,
+        /^cluster document cluster\/web: ok \(active datacenter dc2; locked\); dc1: written/m,
+      );
+      assert.match(r.stdout, /^start-primary: ok/m);
+      assert.equal(await n1.daemon.isRunning(), false);
+      await waitFor("dc2's daemon running", () => n2.daemon.isRunning(), { timeoutMs: 30_000 });
+      for (const dc of ["dc1", "dc2"]) {
+        const doc = await waitFor(`${dc}'s document switched and unlocked`, async () => {
+          const d = JSON.parse((await kvGet(s.cluster.server, s.key, dc))!.value!);
+          return "lock" in d ? undefined : d;
+        }, { timeoutMs: 30_000 });
+        assert.deepEqual(doc, { active_datacenter: "dc2", standby_datacenter: "dc1" });
+      }
+      const dc2Server = s.cluster.agents.find((x) => x.dc === "dc2" && x.role === "server")!;
+      const flags1 = await kvTree(s.cluster.server, "service/web/");
+      const flags2 = await kvTree(dc2Server, "service/web/");
+      assert.deepEqual(Object.keys(flags1).sort(), [
+        `service/web/${a1}/demote`,
+        `service/web/${a1}/promote`,
+      ]);
+      assert.deepEqual(Object.keys(flags2).sort(), [
+        `service/web/${a2}/demote`,
+        `service/web/${a2}/promote`,
+      ]);
+      assert.ok(allNull(flags1) && allNull(flags2), JSON.stringify({ flags1, flags2 }));
+      await settled(s, "roles settled in both datacenters");
     } finally {
       await s.cleanup();
     }

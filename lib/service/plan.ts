@@ -296,29 +296,50 @@ export function parseLock(text: string): LockInfo | null {
 // ---------------------------------------------------------------------------------------------
 // start-primary
 
+/** A node taking part in a switch, with the datacenter whose KV its key watch reads. */
+export interface Participant {
+  node: string;
+  kind: FlagKind;
+  datacenter: string;
+}
+
 export interface SwitchPlan {
+  mode: "nodes" | "datacenters";
   /** Filter pattern of the group being switched, for filter documents. */
   pattern?: string;
   /** Nodes to promote (today's standbys) and to demote (today's actives). */
   promote: string[];
   demote: string[];
+  /** Every flag to set to START and wait for, demotes first. */
+  participants: Participant[];
+  /** Datacenters whose KV holds participants' flags. */
+  datacenters: string[];
   /** The document to write (roles swapped, `"lock": true`). */
   next: Record<string, unknown>;
 }
 
+type Swap = (
+  pattern: string | undefined,
+  roles: { active: string[]; standby: string[] } | { activeDc: string; standbyDc: string },
+) => Record<string, unknown>;
+
 /**
- * What start-primary switches, run on `node` with `placement`: node-level documents (plain or
- * a filter group) swap their lists — every standby of the group becomes active and every active
- * a standby, as the -U flip does. Refused (a sentence) for anything else.
+ * What start-primary switches, run on `node` with `placement`:
+ * - node-level documents (plain or a filter group) swap their lists: every standby of the group
+ *   becomes active and every active a standby, as the -U flip does;
+ * - datacenter-level documents swap the two datacenters: the nodes with an instance of the
+ *   service in the active datacenter demote, those in the standby datacenter promote.
+ * `instances` are the service's instances in every datacenter (serviceFilter applied); a flag
+ * lives in the KV of its node's datacenter (KV is not replicated), `localDc` when the node has
+ * no instance. Refused (a sentence) for anything else.
  */
 export function planSwitch(
   doc: ClusterDoc | null,
   placement: Placement,
   node: string,
-  swap: (pattern: string | undefined, roles: { active: string[]; standby: string[] }) => Record<
-    string,
-    unknown
-  >,
+  swap: Swap,
+  instances: { node: string; datacenter: string }[] = [],
+  localDc = "",
 ): SwitchPlan | string {
   if (doc === null || placement.kind === "standalone") {
     return "no cluster document for this service: it is standalone, nothing to switch";
@@ -326,38 +347,55 @@ export function planSwitch(
   if (placement.kind === "all-active") {
     return "the cluster document makes every node active: nothing to switch";
   }
-  if (placement.mode === "datacenters") {
-    return "start-primary switches node-level documents only; for a datacenter-level document " +
-      "swap active_datacenter and standby_datacenter in the document (the standby datacenter's " +
-      "checks with -U do the same on a failure)";
-  }
   if (placement.kind === "active") {
-    return `${node} is already active`;
+    return placement.mode === "datacenters"
+      ? `this node's datacenter is already active`
+      : `${node} is already active`;
   }
   if (placement.lock) {
     return "the cluster document is locked: a switch is under way or has not been confirmed " +
       "yet (the lock clears when a standby check sees the new actives passing); see " +
       "'powerconsul status'";
   }
+  const dcOf = (n: string) => instances.find((i) => i.node === n)?.datacenter ?? localDc;
   const spec = placement.group.spec;
-  if (spec.mode !== "nodes") return "not a node-level document";
+  let promote: string[];
+  let demote: string[];
+  let next: Record<string, unknown>;
+  let where: (n: string) => string = dcOf;
+  if (spec.mode === "nodes") {
+    promote = [...spec.standby];
+    demote = [...spec.active];
+    next = swap(placement.pattern, { active: promote, standby: demote });
+  } else if (spec.mode === "datacenters") {
+    const inDc = (dc: string) => [
+      ...new Set(instances.filter((i) => i.datacenter === dc).map((i) => i.node)),
+    ];
+    promote = inDc(spec.standby);
+    demote = inDc(spec.active);
+    if (promote.length === 0) {
+      return `no instance of the service in the standby datacenter ${spec.standby}: ` +
+        "nothing to promote";
+    }
+    next = swap(placement.pattern, { activeDc: spec.standby, standbyDc: spec.active });
+    where = (n) => promote.includes(n) ? spec.standby : spec.active;
+  } else {
+    return "not a document with roles";
+  }
+  const participants: Participant[] = [
+    ...demote.map((n) => ({ node: n, kind: "demote" as const, datacenter: where(n) })),
+    ...promote.map((n) => ({ node: n, kind: "promote" as const, datacenter: where(n) })),
+  ];
   const plan: SwitchPlan = {
-    promote: [...spec.standby],
-    demote: [...spec.active],
-    next: swap(placement.pattern, { active: [...spec.standby], standby: [...spec.active] }),
+    mode: spec.mode,
+    promote,
+    demote,
+    participants,
+    datacenters: [...new Set(participants.map((p) => p.datacenter))],
+    next,
   };
   if (placement.pattern !== undefined) plan.pattern = placement.pattern;
   return plan;
-}
-
-/** The flags start-primary expects back as WAIT: node → kind. */
-export function expectedFlags(
-  plan: Pick<SwitchPlan, "promote" | "demote">,
-): { node: string; kind: FlagKind }[] {
-  return [
-    ...plan.demote.map((node) => ({ node, kind: "demote" as const })),
-    ...plan.promote.map((node) => ({ node, kind: "promote" as const })),
-  ];
 }
 
 /** Which of the expected flags have not answered WAIT yet (FAILED ones listed apart). */

@@ -21,6 +21,7 @@
  * node converges back to its old role), and a re-run sets START again where needed.
  */
 import { withRoles } from "../cluster/doc.ts";
+import { compileFilter } from "../cluster/role.ts";
 import { casClusterDoc, IdentityCache, resolveCluster } from "../cluster/resolve.ts";
 import type { Ctx } from "../context.ts";
 import type { KvEntry } from "../consul/client.ts";
@@ -29,7 +30,6 @@ import { Exit } from "../exit_codes.ts";
 import type { Logger } from "../log.ts";
 import { converge, lockInfo, readLock, removeLock, type Say, writeLock } from "./actions.ts";
 import {
-  expectedFlags,
   flagKey,
   type FlagKind,
   flagPrefix,
@@ -37,6 +37,7 @@ import {
   type FlagValue,
   normaliseFlag,
   parseFlagInput,
+  type Participant,
   pendingFlags,
   planHandler,
   planSwitch,
@@ -100,7 +101,11 @@ async function takeSwitchLock(
   };
 }
 
-async function readFlags(ctx: Ctx, prefix: string, opts: { index?: number; wait?: string } = {}) {
+async function readFlags(
+  ctx: Ctx,
+  prefix: string,
+  opts: { dc?: string; index?: number; wait?: string } = {},
+) {
   const { entries, index } = await ctx.consul.kvList(prefix, opts);
   return { entries, index, flags: flagsFromEntries(prefix, entries) };
 }
@@ -110,14 +115,25 @@ function flagEntries(prefix: string, entries: KvEntry[]): KvEntry[] {
   return entries.filter((e) => /^[^/]+\/(promote|demote)$/.test(e.key.slice(prefix.length)));
 }
 
-/** Set every flag that is not NULL back to NULL, one line each. Returns whether all worked. */
+/**
+ * Set every flag in one datacenter's KV that is not NULL back to NULL, one line each (`dcTag`
+ * names the datacenter in the lines when it is not the local one).
+ */
 async function resetFlags(
   ctx: Ctx,
   prefix: string,
+  dc: string,
+  dcTag: string,
   say: Say,
   only?: Set<string>,
 ): Promise<{ ok: boolean; changed: number }> {
-  const { entries } = await readFlags(ctx, prefix);
+  let entries: KvEntry[];
+  try {
+    entries = (await readFlags(ctx, prefix, { dc })).entries;
+  } catch (err) {
+    say(`flags in ${dc}: FAILED (${describeError(err)})`, "error");
+    return { ok: false, changed: 0 };
+  }
   let ok = true;
   let changed = 0;
   for (const e of flagEntries(prefix, entries)) {
@@ -125,9 +141,9 @@ async function resetFlags(
     if (only && !only.has(node)) continue;
     const v = normaliseFlag(e.value);
     if (v === "NULL") continue;
-    const what = `${e.key.slice(prefix.length).replace("/", " ")} ${v} → NULL`;
+    const what = `${e.key.slice(prefix.length).replace("/", " ")} ${v} → NULL${dcTag}`;
     try {
-      await ctx.consul.kvPut(e.key, "NULL");
+      await ctx.consul.kvPut(e.key, "NULL", { dc });
       changed++;
       say(`${what}: ok`);
     } catch (err) {
@@ -146,19 +162,30 @@ export async function startPrimary(
   dropRun: () => void,
 ): Promise<number> {
   const cfg = ctx.config;
-  const id = new IdentityCache(ctx.consul, cfg);
+  const consul = ctx.consul;
+  const id = new IdentityCache(consul, cfg);
   const prefix = flagPrefix(cfg.servicePrefix, a.consulService);
   const lockKey = switchKey(cfg.servicePrefix, a.consulService);
   const dry = ctx.flags.dryRun;
+  const here = await id.datacenter();
+  const tag = (dc: string) => dc === here ? "" : ` (${dc})`;
 
   if (a.abort) {
+    // Flags live in the KV of each participant's datacenter: clear them in every datacenter.
     const node = await id.node();
+    const dcs = [here, ...(await consul.datacenters()).filter((d) => d !== here)];
     if (dry) {
       dropRun();
-      const { entries } = await readFlags(ctx, prefix);
-      const pending = flagEntries(prefix, entries).filter((e) => normaliseFlag(e.value) !== "NULL");
-      for (const e of pending) say(`would set ${e.key} (${normaliseFlag(e.value)}) to NULL`);
-      if (pending.length === 0) say("nothing to abort: every flag is NULL");
+      let pending = 0;
+      for (const dc of dcs) {
+        const { entries } = await readFlags(ctx, prefix, { dc });
+        for (const e of flagEntries(prefix, entries)) {
+          if (normaliseFlag(e.value) === "NULL") continue;
+          pending++;
+          say(`would set ${e.key}${tag(dc)} (${normaliseFlag(e.value)}) to NULL`);
+        }
+      }
+      if (pending === 0) say("nothing to abort: every flag is NULL");
       return Exit.OK;
     }
     const lock = await takeSwitchLock(ctx, lockKey, node, "start-primary --abort");
@@ -168,51 +195,69 @@ export async function startPrimary(
     }
     try {
       say(`switch lock ${lockKey}: ok`);
-      const r = await resetFlags(ctx, prefix, say);
-      if (r.changed === 0 && r.ok) say("flags: ok (every flag was already NULL)");
+      let ok = true;
+      let changed = 0;
+      for (const dc of dcs) {
+        const r = await resetFlags(ctx, prefix, dc, tag(dc), say);
+        ok &&= r.ok;
+        changed += r.changed;
+      }
+      if (changed === 0 && ok) say("flags: ok (every flag was already NULL)");
       say(
-        `start-primary --abort: ${r.ok ? "ok" : "FAILED"} (cluster document unchanged; ` +
+        `start-primary --abort: ${ok ? "ok" : "FAILED"} (cluster document unchanged; ` +
           `nodes that took part drop their lock files and return to their roles)`,
-        r.ok ? "info" : "error",
+        ok ? "info" : "error",
       );
-      return r.ok ? Exit.OK : Exit.FAILED;
+      return ok ? Exit.OK : Exit.FAILED;
     } finally {
       await lock.release();
     }
   }
 
   // 1. Where this node stands; unknown state throws (exit 3) before anything is written.
-  const view = await resolveCluster(ctx.consul, cfg, a.consulService, id);
+  const view = await resolveCluster(consul, cfg, a.consulService, id);
+  // Each participant's flag lives in its own datacenter's KV: find every instance's datacenter.
+  let instances: { node: string; datacenter: string }[] = [];
+  if (view.placement.kind === "standby") {
+    const filter = compileFilter(cfg.serviceFilter);
+    const dcs = await consul.datacenters();
+    const all = await Promise.all(dcs.map((dc) => consul.serviceHealth(a.consulService, { dc })));
+    instances = all.flat().filter((i) => !filter || filter.test(i.node));
+  }
   const plan = planSwitch(
     view.doc,
     view.placement,
     view.node,
     (pattern, roles) => withRoles(view.doc!, pattern, roles, true),
+    instances,
+    here,
   );
   if (typeof plan === "string") {
     say(`start-primary: refused: ${plan}`, "warn");
     return Exit.FAILED;
   }
   const group = plan.pattern === undefined ? "" : ` (filter "${plan.pattern}")`;
-  say(
-    `cluster document ${view.key}${group}: ok (index ${view.entry!.modifyIndex}; active ` +
-      `${plan.demote.join(",") || "-"}; standby ${plan.promote.join(",")})`,
-  );
-  const expected = expectedFlags(plan);
-  const nodes = [...new Set([...plan.demote, ...plan.promote])];
+  const spec = view.placement.kind === "standby" ? view.placement.group.spec : null;
+  const roles = spec?.mode === "datacenters"
+    ? `active datacenter ${spec.active} (${plan.demote.join(",") || "no instance"}); ` +
+      `standby datacenter ${spec.standby} (${plan.promote.join(",")})`
+    : `active ${plan.demote.join(",") || "-"}; standby ${plan.promote.join(",")}`;
+  say(`cluster document ${view.key}${group}: ok (index ${view.entry!.modifyIndex}; ${roles})`);
+  const expected = plan.participants;
+  const nodes = new Set(expected.map((p) => p.node));
+  const keyOf = (p: Participant) => flagKey(cfg.servicePrefix, a.consulService, p.node, p.kind);
   if (dry) {
     dropRun();
     say(`would take the switch lock ${lockKey}`);
-    for (const e of expected) {
-      say(`would set ${flagKey(cfg.servicePrefix, a.consulService, e.node, e.kind)} = START`);
-    }
+    for (const e of expected) say(`would set ${keyOf(e)}${tag(e.datacenter)} = START`);
     say(`would wait up to ${cfg.switchTimeout}s for every flag to be WAIT`);
     say(`would write ${view.key} = ${JSON.stringify(plan.next)} (cas ${view.entry!.modifyIndex})`);
-    say(`would set every flag of ${nodes.join(",")} to NULL`);
+    say(`would set every flag of ${[...nodes].join(",")} to NULL`);
     return Exit.OK;
   }
 
-  // 2. One switch at a time.
+  // 2. One switch at a time (start-primary runs in the standby datacenter, so one lock there
+  //    serialises every operator of this service).
   const lock = await takeSwitchLock(ctx, lockKey, view.node, "start-primary");
   if (typeof lock === "string") {
     say(`switch lock ${lockKey}: FAILED (${lock})`, "error");
@@ -224,43 +269,46 @@ export async function startPrimary(
 
     // 3. Missing flags → NULL (create-only, so a concurrent value is never overwritten).
     let created = 0;
-    for (const node of nodes) {
+    for (const e of expected) {
       for (const kind of ["promote", "demote"] as const) {
-        if (
-          await ctx.consul.kvPut(flagKey(cfg.servicePrefix, a.consulService, node, kind), "NULL", {
-            cas: 0,
-          })
-        ) created++;
+        const key = keyOf({ ...e, kind });
+        if (await consul.kvPut(key, "NULL", { cas: 0, dc: e.datacenter })) created++;
       }
     }
     say(`flags under ${prefix}: ok (${created} created as NULL)`);
 
     // 4. START for every participant (a flag already START is left alone: no watch would fire).
-    const before = (await readFlags(ctx, prefix)).flags;
     for (const e of expected) {
-      const key = flagKey(cfg.servicePrefix, a.consulService, e.node, e.kind);
-      const cur = before.get(e.node)?.[e.kind] ?? "NULL";
-      if (cur !== "START") await ctx.consul.kvPut(key, "START");
-      say(`${e.node} ${e.kind}=START: ok${cur === "START" ? " (was already START)" : ""}`);
+      const cur = normaliseFlag((await consul.kvGet(keyOf(e), { dc: e.datacenter }))?.value);
+      if (cur !== "START") await consul.kvPut(keyOf(e), "START", { dc: e.datacenter });
+      say(
+        `${e.node} ${e.kind}=START${tag(e.datacenter)}: ok${
+          cur === "START" ? " (was already START)" : ""
+        }`,
+      );
     }
 
-    // 5. Wait for every WAIT with blocking queries on the flag prefix.
+    // 5. Wait for every WAIT: one blocking query per datacenter on the flag prefix.
     const deadline = Date.now() + cfg.switchTimeout * 1000;
-    const answered = new Set<string>();
-    let index = 0;
-    while (true) {
-      const left = deadline - Date.now();
-      const r = await readFlags(
-        ctx,
-        prefix,
-        index > 0 && left > 0 ? { index, wait: `${Math.max(1, Math.ceil(left / 1000))}s` } : {},
-      );
-      const { waiting, failed } = pendingFlags(expected, r.flags);
-      for (const e of expected) {
-        const tag = `${e.node}/${e.kind}`;
-        if (answered.has(tag)) continue;
-        if (!waiting.some((w) => w.node === e.node && w.kind === e.kind)) {
-          answered.add(tag);
+    const waitDc = async (dc: string) => {
+      const mine = expected.filter((e) => e.datacenter === dc);
+      const answered = new Set<string>();
+      let index = 0;
+      while (true) {
+        const left = deadline - Date.now();
+        const blocking = index > 0 && left > 0;
+        const r = await readFlags(
+          ctx,
+          prefix,
+          blocking ? { dc, index, wait: `${Math.max(1, Math.ceil(left / 1000))}s` } : { dc },
+        );
+        const { waiting, failed } = pendingFlags(mine, r.flags);
+        for (const e of mine) {
+          const t = `${e.node}/${e.kind}`;
+          if (answered.has(t) || waiting.some((w) => w.node === e.node && w.kind === e.kind)) {
+            continue;
+          }
+          answered.add(t);
           const v: FlagValue = r.flags.get(e.node)?.[e.kind] ?? "NULL";
           const secs = ((performance.now() - started) / 1000).toFixed(1);
           say(
@@ -271,46 +319,62 @@ export async function startPrimary(
             v === "WAIT" ? "info" : "error",
           );
         }
+        if (failed.length > 0 || waiting.length === 0 || Date.now() >= deadline) {
+          return { waiting, failed };
+        }
+        index = r.index < index ? 0 : Math.max(r.index, 1);
       }
-      if (failed.length > 0) {
-        say(
-          `start-primary: FAILED (${
-            failed.map((f) => `${f.node} ${f.kind}`).join(", ")
-          } failed); cluster document unchanged. Run 'service ${a.name} start-primary --abort' ` +
-            `to return every flag to NULL, or fix the node and re-run start-primary`,
-          "error",
-        );
-        return Exit.FAILED;
-      }
-      if (waiting.length === 0) break;
-      if (Date.now() >= deadline) {
-        const names = [...new Set(waiting.map((w) => w.node))];
-        say(
-          `waiting for WAIT: FAILED (no answer after ${cfg.switchTimeout}s from ${
-            waiting.map((w) => `${w.node} (${w.kind})`).join(", ")
-          })`,
-          "error",
-        );
-        say(
-          `start-primary: FAILED (${names.join(", ")} did not answer); cluster document ` +
-            `unchanged, flags left as they are. Run 'service ${a.name} start-primary --abort' ` +
-            `to return every flag to NULL, or re-run start-primary once ${names.join(", ")} ${
-              names.length > 1 ? "are" : "is"
-            } back`,
-          "error",
-        );
-        return Exit.FAILED;
-      }
-      index = r.index < index ? 0 : Math.max(r.index, 1);
+    };
+    const results = await Promise.all(plan.datacenters.map(waitDc));
+    const waiting = results.flatMap((r) => r.waiting);
+    const failed = results.flatMap((r) => r.failed);
+    if (failed.length > 0) {
+      say(
+        `start-primary: FAILED (${
+          failed.map((f) => `${f.node} ${f.kind}`).join(", ")
+        } failed); cluster document unchanged. Run 'service ${a.name} start-primary --abort' ` +
+          `to return every flag to NULL, or fix the node and re-run start-primary`,
+        "error",
+      );
+      return Exit.FAILED;
+    }
+    if (waiting.length > 0) {
+      const names = [...new Set(waiting.map((w) => w.node))];
+      say(
+        `waiting for WAIT: FAILED (no answer after ${cfg.switchTimeout}s from ${
+          waiting.map((w) => `${w.node} (${w.kind})`).join(", ")
+        })`,
+        "error",
+      );
+      say(
+        `start-primary: FAILED (${names.join(", ")} did not answer); cluster document ` +
+          `unchanged, flags left as they are. Run 'service ${a.name} start-primary --abort' ` +
+          `to return every flag to NULL, or re-run start-primary once ${names.join(", ")} ${
+            names.length > 1 ? "are" : "is"
+          } back`,
+        "error",
+      );
+      return Exit.FAILED;
     }
 
-    // 6. The swapped document, check-and-set on the index read in step 1.
-    const out = await casClusterDoc(ctx.consul, view, plan.next, id);
+    // 6. The swapped document, check-and-set on the index read in step 1 (then copied to the
+    //    other datacenters whose copy still matches what was read).
+    const out = await casClusterDoc(consul, view, plan.next, id);
     log.info(`document write: ${out.notes.join("; ")}`);
+    const resetAll = async (sayFlag: Say) => {
+      let ok = true;
+      let changed = 0;
+      for (const dc of plan.datacenters) {
+        const r = await resetFlags(ctx, prefix, dc, tag(dc), sayFlag, nodes);
+        ok &&= r.ok;
+        changed += r.changed;
+      }
+      return { ok, changed };
+    };
     if (!out.won) {
       say(`cluster document ${view.key}: FAILED (${out.notes[0]})`, "error");
       // Nothing was switched: NULL sends every participant back to the document's roles.
-      const r = await resetFlags(ctx, prefix, say, new Set(nodes));
+      const r = await resetAll(say);
       say(
         `start-primary: FAILED (the document changed while switching; flags reset ` +
           `${r.ok ? "ok" : "FAILED"}); read 'powerconsul status' and re-run if still wanted`,
@@ -318,14 +382,17 @@ export async function startPrimary(
       );
       return Exit.FAILED;
     }
+    const copies = out.notes.slice(1).filter((n) => !/already up to date/.test(n));
     say(
-      `cluster document ${view.key}: ok (active ${plan.promote.join(",")}; standby ${
-        plan.demote.join(",") || "-"
-      }; locked)`,
+      `cluster document ${view.key}: ok (${
+        plan.mode === "nodes"
+          ? `active ${plan.promote.join(",")}; standby ${plan.demote.join(",") || "-"}`
+          : `active datacenter ${spec?.mode === "datacenters" ? spec.standby : "?"}`
+      }; locked)${copies.length ? `; ${copies.join("; ")}` : ""}`,
     );
 
     // 7. Flags → NULL: the promoted nodes start their services, everyone drops the lock file.
-    const r = await resetFlags(ctx, prefix, () => {}, new Set(nodes));
+    const r = await resetAll(() => {});
     say(`flags reset to NULL: ${r.ok ? "ok" : "FAILED"} (${r.changed} changed)`);
     if (!r.ok) {
       say(
