@@ -656,5 +656,22 @@ agentTest(
       assert.equal(await runs(), 5);
       assert.equal(JSON.parse(await Deno.readTextFile(state)).version, 1);
     });
+
+    await t.step("the limit lifts by itself once the window has slid past", async () => {
+      const short = { triggerCooldown: 0, triggerBurst: 1, triggerWindow: 2 };
+      const cfgPath = await configIn(dirs.configDir, "window", { logDir: dirs.logDir, ...short });
+      const once = () =>
+        on(cluster, agent, cfgPath)(["trigger", "critical", "-s", checkJson(agent.name)]);
+      assert.equal((await run(["trigger", "reset"])).code, 0);
+      assert.equal((await once()).code, 0);
+      assert.equal(await runs(), 6);
+      const limited = await once();
+      assert.equal(limited.code, 1);
+      assert.match(limited.stdout, /trigger limit reached/);
+      const c = { ...cfg, ...short };
+      await waitFor("the window to pass", async () => await triggerLimitReached(c, "web") === null);
+      assert.equal((await once()).code, 0);
+      assert.equal(await runs(), 7);
+    });
   },
 );
