@@ -223,7 +223,13 @@ async function serviceRow(
   try {
     const prefix = flagPrefix(config.servicePrefix, service);
     const { entries } = await consul.kvList(prefix);
-    row.pendingFlags = pendingFlagRows(prefix, entries);
+    // A flag lives in its node's datacenter: look at the others' KV too (best effort).
+    const here = await id.datacenter();
+    const others = (await allDcs()).filter((dc) => dc !== here);
+    const remote = await Promise.all(
+      others.map((dc) => consul.kvList(prefix, { dc }).then((r) => r.entries).catch(() => [])),
+    );
+    row.pendingFlags = pendingFlagRows(prefix, [...entries, ...remote.flat()]);
     const sw = entries.find((e) => e.key === switchKey(config.servicePrefix, service));
     if (sw?.session) {
       try {

@@ -20,7 +20,7 @@
  * `start-primary --abort` sets every flag back to NULL (the document was not written, so each
  * node converges back to its old role), and a re-run sets START again where needed.
  */
-import { withRoles } from "../cluster/doc.ts";
+import { sameDoc, withRoles } from "../cluster/doc.ts";
 import { compileFilter } from "../cluster/role.ts";
 import { casClusterDoc, IdentityCache, resolveCluster } from "../cluster/resolve.ts";
 import type { Ctx } from "../context.ts";
@@ -391,6 +391,33 @@ export async function startPrimary(
       }; locked)${copies.length ? `; ${copies.join("; ")}` : ""}`,
     );
 
+    // Participants in other datacenters converge to their own datacenter's copy: it must say
+    // the same before the flags go back to NULL, or the old actives there would start again.
+    const stale: string[] = [];
+    for (const dc of plan.datacenters.filter((d) => d !== here)) {
+      try {
+        const theirs = await consul.kvGet(view.key!, { dc });
+        let same = false;
+        try {
+          same = sameDoc(JSON.parse(theirs?.value ?? ""), plan.next);
+        } catch { /* not JSON: not the same */ }
+        if (!same) stale.push(`${dc}'s copy is not the new document`);
+      } catch (e) {
+        stale.push(`${dc}: ${describeError(e)}`);
+      }
+    }
+    if (stale.length > 0) {
+      say(`cluster document in other datacenters: FAILED (${stale.join("; ")})`, "error");
+      say(
+        `start-primary: FAILED (switched in ${here} only); flags left as they are (the old ` +
+          `actives are stopped and keep their lock files). Write the same document in every ` +
+          `datacenter, then run 'service ${a.name} start-primary --abort' so every node ` +
+          `converges to it`,
+        "error",
+      );
+      return Exit.FAILED;
+    }
+
     // 7. Flags → NULL: the promoted nodes start their services, everyone drops the lock file.
     const r = await resetAll(() => {});
     say(`flags reset to NULL: ${r.ok ? "ok" : "FAILED"} (${r.changed} changed)`);
@@ -408,6 +435,14 @@ export async function startPrimary(
         `a standby check sees the new actives passing)`,
     );
     return Exit.OK;
+  } catch (e) {
+    say(
+      `start-primary: FAILED (${describeError(e)}); run 'powerconsul status -S ` +
+        `${a.consulService}' to see where it stopped, then 'service ${a.name} start-primary ` +
+        `--abort' (or re-run start-primary)`,
+      "error",
+    );
+    return Exit.FAILED;
   } finally {
     await lock.release();
   }
