@@ -609,3 +609,58 @@ agentTest(
     }
   },
 );
+
+agentTest(
+  "service start-primary --abort after a partial switch: the demoted node starts its services again, the answered standby stays stopped",
+  async () => {
+    const s = await setup("svc-rollback", { watches: true, switchTimeout: 5, clients: 3 });
+    try {
+      const [n2, n3, n4] = s.nodes as [Node, Node, Node];
+      assert.equal((await service([n2.wrapper, "start"])).code, 0);
+      await settled(s, "settled");
+      const before = await kvGet(s.cluster.server, s.key);
+      await n4.agent.stop();
+      const r = await service([n3.wrapper, "start-primary"]);
+      assert.equal(r.code, 1, show(r));
+      assert.match(r.stdout, new RegExp(`^${n2.agent.name} demote: WAIT ok`, "m"));
+      assert.match(
+        r.stdout,
+        new RegExp(`no answer after 5s from ${n4.agent.name} \\(promote\\)\\)$`, "m"),
+      );
+      assert.equal(await n2.daemon.isRunning(), false, "the demoting node stopped before WAIT");
+      assert.ok(await exists(n2.lockFile), "and holds its lock file (its check passes)");
+      assert.equal((await checkOf(n2))?.Status, "passing");
+
+      const abort = await service([n3.wrapper, "start-primary", "--abort"]);
+      assert.equal(abort.code, 0, show(abort));
+      await waitFor("the old active running again, lock files gone", async () => {
+        return await n2.daemon.isRunning() && !(await exists(n2.lockFile)) &&
+          !(await exists(n3.lockFile));
+      }, { timeoutMs: 30_000 });
+      assert.equal(await n3.daemon.isRunning(), false);
+      assert.deepEqual(await kvGet(s.cluster.server, s.key), before);
+      const log = await Deno.readTextFile(join(s.logDir, "service", `${n2.wrapper}.log`));
+      assert.match(log, /this node is active .*: starting services\n.*starting… ok\n/);
+
+      // a handler fed another node's flag refuses to act
+      const wrong = await new Deno.Command(`/etc/init.d/${n3.wrapper}`, {
+        args: ["promote"],
+        stdin: "piped",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const w = wrong.stdin.getWriter();
+      await w.write(new TextEncoder().encode(JSON.stringify({
+        Key: `service/web/${n2.agent.name}/promote`,
+        Value: btoa("START"),
+      })));
+      await w.close();
+      const out = await wrong.output();
+      assert.equal(out.code, 1);
+      assert.match(new TextDecoder().decode(out.stdout), /promote: FAILED \(the watch is on /);
+      assert.equal(await exists(n3.lockFile), false);
+    } finally {
+      await s.cleanup();
+    }
+  },
+);
