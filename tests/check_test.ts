@@ -344,7 +344,8 @@ agentTest(
         const a1 = checkJson(await run([...args, "--node", "groupa-1"]));
         assert.equal(a1.role, "primary");
         const a2 = checkJson(await run([...args, "--node", "groupa-2"]));
-        assert.equal(a2.expects, true, "groupa's active is not registered: its standby acts");
+        assert.equal(a2.expects, false, "groupa's active is not registered: its standby waits");
+        assert.match(a2.message as string, /no active instance is registered/);
         const b2 = checkJson(await run([...args, "--node", "groupb-2"]));
         assert.equal(b2.expects, false, `groupb's active (${node}) passes: ${b2.message}`);
         const none = await run([...args, "--node", "other-9"]);

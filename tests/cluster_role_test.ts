@@ -76,11 +76,11 @@ Deno.test("place()/decide() cover every row of the role table", async (t) => {
       actives: [down("a1"), down("a2")],
       want: { role: "secondary", expects: true, acting: true, flip: true },
     },
-    "standby, no active registered: acting primary": {
+    "standby, no active registered anywhere: waits stopped, no flip": {
       doc: nodesDoc(),
       node: "s1",
       actives: [],
-      want: { role: "secondary", expects: true, acting: true, flip: true },
+      want: { role: "secondary", expects: false, waiting: true },
     },
     "standby, active's checks not run yet: waits stopped, no flip": {
       doc: nodesDoc(),

@@ -148,6 +148,20 @@ export function decide(p: Placement, actives: ActiveInstance[] = []): Decision {
           reason: `${p.reason}; an active instance is passing (${seen})`,
         };
       }
+      if (actives.length === 0) {
+        // A dead node keeps its registration (serfHealth shows the death); no registration at
+        // all means not registered yet (booting, deploying) or removed on purpose: unknown,
+        // and unknown is never acted on.
+        return {
+          ...base,
+          role: "secondary",
+          clustered: true,
+          expects: false,
+          waiting: true,
+          reason: `${p.reason}; no active instance is registered in the catalog: not taking ` +
+            `over on an absence (register the service on the actives, or run start-primary)`,
+        };
+      }
       const pending = actives.filter((a) => a.pending).map((a) => a.node);
       if (pending.length > 0) {
         return {
