@@ -642,22 +642,32 @@ agentTest(
       const log = await Deno.readTextFile(join(s.logDir, "service", `${n2.wrapper}.log`));
       assert.match(log, /this node is active .*: starting services\n.*starting… ok\n/);
 
-      // a handler fed another node's flag refuses to act
-      const wrong = await new Deno.Command(`/etc/init.d/${n3.wrapper}`, {
-        args: ["promote"],
-        stdin: "piped",
-        stdout: "piped",
-        stderr: "piped",
-      }).spawn();
-      const w = wrong.stdin.getWriter();
-      await w.write(new TextEncoder().encode(JSON.stringify({
-        Key: `service/web/${n2.agent.name}/promote`,
-        Value: btoa("START"),
-      })));
-      await w.close();
-      const out = await wrong.output();
-      assert.equal(out.code, 1);
-      assert.match(new TextDecoder().decode(out.stdout), /promote: FAILED \(the watch is on /);
+      // a handler fed another node's flag refuses to act; a dry run plans and does nothing
+      const feed = async (args: string[], key: string, value: string) => {
+        const child = new Deno.Command(`/etc/init.d/${n3.wrapper}`, {
+          args,
+          stdin: "piped",
+          stdout: "piped",
+          stderr: "piped",
+        }).spawn();
+        const w = child.stdin.getWriter();
+        await w.write(new TextEncoder().encode(JSON.stringify({ Key: key, Value: btoa(value) })));
+        await w.close();
+        const out = await child.output();
+        return { code: out.code, stdout: new TextDecoder().decode(out.stdout) };
+      };
+      const wrong = await feed(["promote"], `service/web/${n2.agent.name}/promote`, "START");
+      assert.equal(wrong.code, 1, wrong.stdout);
+      assert.match(wrong.stdout, /promote: FAILED \(the watch is on /);
+      const own = `service/web/${n3.agent.name}/demote`;
+      const dry = await feed(["demote", "--dry-run"], own, "START");
+      assert.equal(dry.code, 0, dry.stdout);
+      assert.deepEqual(dry.stdout.trimEnd().split("\n"), [
+        `demote: would create lock file ${n3.lockFile}`,
+        `${n3.daemon.name}: already stopped`,
+        `demote: would set ${own} = WAIT`,
+      ]);
+      assert.equal((await kvGet(s.cluster.server, own))?.value, "NULL");
       assert.equal(await exists(n3.lockFile), false);
     } finally {
       await s.cleanup();

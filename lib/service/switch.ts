@@ -28,7 +28,15 @@ import type { KvEntry } from "../consul/client.ts";
 import { describeError } from "../errors.ts";
 import { Exit } from "../exit_codes.ts";
 import type { Logger } from "../log.ts";
-import { converge, lockInfo, readLock, removeLock, type Say, writeLock } from "./actions.ts";
+import {
+  converge,
+  lockInfo,
+  readLock,
+  readStates,
+  removeLock,
+  type Say,
+  writeLock,
+} from "./actions.ts";
 import {
   flagKey,
   type FlagKind,
@@ -483,9 +491,12 @@ export async function handleFlag(
 
   if (hp.op === "prepare") {
     if (dry) {
+      const states = await readStates(ctx, a.services);
       dropRun();
       say(`${kind}: would create lock file ${a.lockFile}`);
-      if (kind === "demote") await converge(ctx, "stop", a.services, say, { dryRun: true });
+      if (kind === "demote") {
+        await converge(ctx, "stop", a.services, say, { dryRun: true, states });
+      }
       say(`${kind}: would set ${key} = WAIT`);
       return Exit.OK;
     }
@@ -519,8 +530,9 @@ export async function handleFlag(
   }
   const active = view.placement.kind !== "standby";
   if (dry) {
+    const states = await readStates(ctx, a.services);
     dropRun();
-    if (active) await converge(ctx, "start", a.services, say, { dryRun: true });
+    if (active) await converge(ctx, "start", a.services, say, { dryRun: true, states });
     say(`${kind}: would remove lock file ${a.lockFile}`);
     return Exit.OK;
   }
