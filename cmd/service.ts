@@ -40,8 +40,10 @@ Actions:
                  remove the lock file (also when a step fails)
   status         the cluster view of <consulService> and each local service's state
                  (exit 0 all running, 3 not all running, 4 unknown: LSB status codes)
-  start-primary  run on a standby: make this node's group switch roles (the standbys become
-                 active) through the promote/demote flags; --abort returns every flag to NULL
+  start-primary  run on a standby: switch roles through the promote/demote flags — node
+                 documents swap the lists of this node's group (its standbys become active),
+                 datacenter documents swap the datacenters; waits up to switchTimeout for
+                 every node's answer; --abort returns every flag to NULL (document unchanged)
   promote        key-watch handler of <servicePrefix>/<consulService>/<node>/promote
   demote         key-watch handler of <servicePrefix>/<consulService>/<node>/demote
 
