@@ -214,13 +214,19 @@ export function triggerDeps(ctx: Ctx, source: TriggerSource, out: (line: string)
   return deps;
 }
 
+/** The action's own output, then one summary line (or one JSON object holding both). */
 function report(io: Io, r: FireResult, format: "json" | "text") {
   if (r.outcome === "planned") return;
+  if (format === "json") {
+    const o: Record<string, unknown> = { outcome: r.outcome, code: r.code, message: r.message };
+    if (r.plan) Object.assign(o, { role: r.plan.ctx.role, key: r.plan.key });
+    if (r.stdout !== undefined) Object.assign(o, { stdout: r.stdout, stderr: r.stderr });
+    io.out(JSON.stringify(o) + "\n");
+    return;
+  }
   if (r.stdout) io.out(r.stdout.endsWith("\n") ? r.stdout : r.stdout + "\n");
   if (r.stderr) io.err(r.stderr.endsWith("\n") ? r.stderr : r.stderr + "\n");
-  if (format === "json") {
-    io.out(JSON.stringify({ outcome: r.outcome, code: r.code, message: r.message }) + "\n");
-  } else io.out(`trigger: ${r.message}\n`);
+  io.out(`trigger: ${r.message}\n`);
 }
 
 async function reset(a: ResetArgs, io: Io, g: ReturnType<typeof globalFlags>): Promise<number> {

@@ -152,6 +152,7 @@ export const command: Command = {
       wlog?.error(`invalid input, nothing fired: ${describeError(e)}`);
       throw e;
     }
+    const parsedMs = performance.now() - started;
     const index = io.env("CONSUL_INDEX");
     // Cheap filter first: with nothing in the state there is no need to ask for the node.
     const candidates = checks.filter((c) => c.Status === state);
@@ -161,6 +162,7 @@ export const command: Command = {
     }
     const source = new LiveSource(ctx.consul, ctx.config);
     let node: string;
+    const asked = performance.now();
     try {
       node = await source.localNode();
     } catch (e) {
@@ -168,12 +170,17 @@ export const command: Command = {
       io.err(`powerconsul watch: cannot tell the local node: ${describeError(e)}\n`);
       return Exit.UNKNOWN;
     }
+    const nodeMs = performance.now() - asked;
+    const t = performance.now();
     const sel = selectLocal(candidates, node, state);
-    const ms = Math.round((performance.now() - started) * 10) / 10;
+    const ms = (x: number) => Math.round(x * 10) / 10;
     wlog?.info(
       `${checks.length} checks received (index ${index ?? "-"}), ${candidates.length} ${state}; ` +
         `node ${node}: ${sel.fire.length} to fire, ${sel.unrun} not yet run (empty Output), ` +
-        `${sel.nodeChecks} node checks skipped; selected in ${ms} ms`,
+        `${sel.nodeChecks} node checks skipped; read, parsed and validated in ${
+          ms(parsedMs)
+        } ms, ` +
+        `selected in ${ms(performance.now() - t)} ms (node name lookup ${ms(nodeMs)} ms)`,
     );
     if (sel.fire.length === 0) return Exit.OK;
     if (g.dryRun) dropRunPermission();

@@ -351,6 +351,7 @@ export async function fire(
     } logged, nothing run`;
     log.info(message);
     if (deps.dryRun) {
+      dropRunPermission();
       if (deps.format === "json") {
         deps.out(
           JSON.stringify({ dryRun: true, service, state, check: check.CheckID, noop: true }),
@@ -367,7 +368,7 @@ export async function fire(
     log.error(`${label}: nothing run: ${describeError(e)}`);
     throw e;
   }
-  const limitKey: LimitKey = { service, role: r.plan.ctx.role, state };
+  let limitKey: LimitKey = { service, role: r.plan.ctx.role, state };
 
   if (deps.dryRun) {
     const verdict = await deps.limiter.peek(limitKey);
@@ -422,10 +423,19 @@ export async function fire(
       return { outcome: "dropped", code: Exit.OK, message };
     }
     // The situation may have moved on while waiting: resolve the role and the action again.
-    const again = await resolve(check, state, deps, log, false);
+    let again: Resolved;
+    try {
+      again = await resolve(check, state, deps, log, false);
+    } catch (e) {
+      await releasePending(deps.limiter, limitKey);
+      log.error(`${label}: deferred run dropped: ${describeError(e)}`);
+      throw e;
+    }
     const newKey: LimitKey = { service, role: again.plan.ctx.role, state };
     if (keyName(newKey) !== keyName(limitKey)) await releasePending(deps.limiter, limitKey);
     r = again;
+    limitKey = newKey;
+    // As the owner of the deferred run: never coalesced, never marks a new pending run.
     verdict = await deps.limiter.attempt(newKey, true);
     if (verdict.kind === "defer" || verdict.kind === "coalesced") {
       const message = `deferred run not needed: ${keyName(newKey)} ran meanwhile`;
