@@ -278,7 +278,10 @@ async function runCheck(
   const probed = probe(ctx, a);
   probed.catch(() => {}); // awaited below; this only keeps an early failure elsewhere quiet
   const localP = ctx.consul.localService(a.consulService);
-  const id = new IdentityCache(ctx.consul, ctx.config, localP.then((l) => l[0]?.node ?? null));
+  // The hint may never be awaited (the document read can fail first): a failed registration
+  // read must then be a quiet null, not an unhandled rejection that kills the process.
+  const hint = localP.then((l) => l[0]?.node ?? null, () => null);
+  const id = new IdentityCache(ctx.consul, ctx.config, hint);
   const [localR, viewR] = await Promise.allSettled([
     localP,
     resolveCluster(ctx.consul, ctx.config, a.consulService, id),
