@@ -294,6 +294,10 @@ async function runCheck(
   if (viewR.status === "rejected") throw viewR.reason;
   let view = viewR.value;
   const notes: string[] = [];
+  // The local resource's state is known before anything is written: a probe that fails (hung
+  // and killed at probeTimeout, plugin error) makes the check unknown, and unknown state is
+  // never acted on (SPEC §10.1) — no -U flip, no lock clear.
+  const look = await probed;
 
   // -U: a standby with no active passing flips the document (CAS on the index it decided on).
   if (view.decision.flipDue && a.updateKv) {
@@ -321,7 +325,7 @@ async function runCheck(
   result.clustered = d.clustered;
   result.expects = d.expects;
 
-  const seen = (await probed)(d.expects);
+  const seen = look(d.expects);
   if (dry) dropRunPermission();
   result.state = judge(d.expects, seen);
   const want = d.expects ? "running" : "stopped";
