@@ -66,6 +66,14 @@ export async function makeContext(
   if (httpClient) clientOpts.httpClient = httpClient;
   if (opts.onRequest) clientOpts.onRequest = opts.onRequest;
   const level = parseLevel(io.env("POWERCONSUL_LOG_LEVEL"));
+  // SPEC §9: a log that cannot be written is reported on stderr once per run, however many log
+  // files the command uses (a watch writes its own, each trigger's and the storm state's).
+  let logFailureReported = false;
+  const logFailure = (line: string) => {
+    if (logFailureReported) return;
+    logFailureReported = true;
+    io.err(line);
+  };
   return {
     io,
     flags,
@@ -81,7 +89,7 @@ export async function makeContext(
         component,
         service,
         level,
-        stderr: (s) => io.err(s),
+        stderr: logFailure,
       });
       l.addSecret(conn.token);
       return l;
