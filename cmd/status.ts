@@ -24,6 +24,7 @@ Options:
       --json                JSON (same as --output json); default: a table
 
 Exit: 0 shown (error rows included), 3 Consul unreachable or unreadable.
+Example: powerconsul status -S web --json
 `;
 
 const OPTIONS = {
