@@ -56,7 +56,7 @@ Options:
       --json                with status: JSON instead of a table
 
 Exit: 0 done, 1 refused or failed, 2 bad command line, 3 cluster state unknown (nothing done).
-Example: /etc/init.d/web: exec powerconsul service web "$1" -S web -s nginx,php-fpm -F /var/lock/web.lock
+Example: /etc/init.d/web: exec powerconsul service web "$@" -S web -s nginx,php-fpm -F /var/lock/web.lock
 `;
 
 const OPTIONS = {
