@@ -386,6 +386,8 @@ export function renderTable(r: StatusReport, p: Paint): string {
     line(header.map((h) => cell(h, p.bold))),
     ...rows.map(line),
   ];
-  if (r.services.length === 0) out.push(p.dim(`(no cluster documents under ${r.clusterKey}/)`));
+  if (r.services.length === 0 && r.clusterKey !== null) {
+    out.push(p.dim(`(no cluster documents under ${r.clusterKey}/)`));
+  }
   return out.join("\n") + "\n";
 }
