@@ -4,7 +4,8 @@
 #     deno of that exact version is already on PATH;
 #   - Consul from Debian's previous stable suite (bullseye), added with the mirror URI
 #     read from this machine's own Debian source and pinned low so nothing else moves;
-#   - check_procs (monitoring-plugins-basic) and crontab (cron).
+#   - check_procs (monitoring-plugins-basic), crontab (cron), ps (procps) and GNU time
+#     (time, for the benchmarks' peak RSS).
 # Idempotent; quiet when everything is present. Prints the deno path on the last line
 # when called with --print-deno.
 set -euo pipefail
@@ -85,6 +86,7 @@ ensure_packages() {
   [ -x /usr/lib/nagios/plugins/check_procs ] || missing+=(monitoring-plugins-basic)
   command -v crontab >/dev/null 2>&1 || missing+=(cron)
   command -v ps >/dev/null 2>&1 || missing+=(procps)
+  [ -x /usr/bin/time ] || missing+=(time) # GNU time: peak RSS in the benchmarks
   [ "${#missing[@]}" = 0 ] && return 0
   if [ "$(id -u)" != 0 ]; then
     say "missing ${missing[*]}; run this script as root to install them"

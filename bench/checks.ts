@@ -1,0 +1,289 @@
+/**
+ * Sections 1, 2 and 5 of the bench: one `check service` process per run in four scenarios, each
+ * interleaved with its floor (one fetch under the same flags), with requests counted and the
+ * first request timestamped; and, in the primary scenario, the pieces a check is made of.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { kvPut, register, ttl } from "../tests/_agent.ts";
+import { installInitScript, uniqueName, writeConfig } from "../tests/harness/system.ts";
+import { waitFor } from "../tests/harness/consul.ts";
+import { type Sample, type Stat, stat } from "./lib/measure.ts";
+import { observe, type Observed } from "./lib/observe.ts";
+import type { BreakdownRow, CheckRow } from "./lib/results.ts";
+import { LAUNCHER, type Node, REPO, type World } from "./lib/env.ts";
+
+const DENO_RUN = ["run", "-q", "--no-prompt", "--cached-only"];
+
+const mib = (kb: number) => kb / 1024;
+
+interface Scenario {
+  name: string;
+  node: Node;
+  args: string[];
+  expectState: string;
+  expectRole: string;
+  targetRequests: number;
+  prepare?: () => Promise<void>;
+}
+
+export interface CheckSectionResult {
+  checks: CheckRow[];
+  breakdown: BreakdownRow[];
+  timeline: { phase: string; ms: Stat }[];
+  notes: string[];
+}
+
+function answerOf(s: Sample): { state: string; role: string } {
+  try {
+    const j = JSON.parse(s.stdout.trim().split("\n")[0] ?? "");
+    return { state: String(j.state), role: String(j.role) };
+  } catch {
+    return { state: `exit ${s.code}`, role: s.stderr.trim().slice(0, 200) };
+  }
+}
+
+export async function checkSection(
+  w: World,
+  runs: number,
+  say: (s: string) => void,
+): Promise<CheckSectionResult> {
+  const { n2, n3, cluster } = w;
+  const s2 = await installInitScript(uniqueName("pcb2"));
+  w.defer(() => s2.remove());
+  const s3 = await installInitScript(uniqueName("pcb3"));
+  w.defer(() => s3.remove());
+  await s2.start();
+  const base = { logDir: w.dirs.logDir };
+  const standalone = await writeConfig(join(w.dirs.configDir), base);
+  const clusteredDir = join(w.dirs.configDir, "clustered");
+  await Deno.mkdir(clusteredDir, { recursive: true });
+  const clustered = await writeConfig(clusteredDir, { ...base, clusterKey: "cluster" });
+  await kvPut(
+    cluster.server,
+    "cluster/web",
+    JSON.stringify({ active_nodes: [n2.agent.name], standby_nodes: [n3.agent.name] }),
+  );
+  for (const n of [n2, n3]) {
+    await register(n.agent, {
+      ID: "web",
+      Name: "web",
+      Tags: ["prod"],
+      Check: { CheckID: "web-ttl", TTL: "1h" },
+    });
+    await ttl(n.agent, "web-ttl", "pass");
+  }
+  // the standby must see the active's instance passing in the catalog before we start
+  await waitFor("the active's instance passing in the catalog", async () => {
+    const r = await cluster.server.api("/v1/health/service/web?passing");
+    const list = await r.json() as { Node: { Node: string } }[];
+    return list.some((e) => e.Node.Node === n2.agent.name);
+  }, { timeoutMs: 20_000 });
+
+  const checkArgs = (node: Node, svc: string, config: string) => [
+    "check",
+    "service",
+    "-s",
+    svc,
+    "-S",
+    "web",
+    "--http-addr",
+    node.addr,
+    "--config",
+    config,
+  ];
+  const scenarios: Scenario[] = [
+    {
+      name: "standalone",
+      node: n2,
+      args: checkArgs(n2, s2.name, standalone),
+      expectState: "passing",
+      expectRole: "standalone",
+      targetRequests: 2,
+    },
+    {
+      name: "primary",
+      node: n2,
+      args: checkArgs(n2, s2.name, clustered),
+      expectState: "passing",
+      expectRole: "primary",
+      targetRequests: 2,
+    },
+    {
+      name: "standby, actives passing",
+      node: n3,
+      args: checkArgs(n3, s3.name, clustered),
+      expectState: "passing",
+      expectRole: "secondary",
+      targetRequests: 4,
+    },
+    {
+      name: "standby, actives failing (no -U)",
+      node: n3,
+      args: checkArgs(n3, s3.name, clustered),
+      expectState: "critical",
+      expectRole: "secondary",
+      targetRequests: 4,
+      prepare: async () => {
+        await ttl(n2.agent, "web-ttl", "fail");
+        await waitFor("the active's instance critical in the catalog", async () => {
+          const r = await cluster.server.api("/v1/health/service/web?passing");
+          const list = await r.json() as { Node: { Node: string } }[];
+          return !list.some((e) => e.Node.Node === n2.agent.name);
+        }, { timeoutMs: 20_000 });
+      },
+    },
+  ];
+
+  const compiled = await compileBinary(w, n2, say);
+  const checks: CheckRow[] = [];
+  const breakdown: BreakdownRow[] = [];
+  const timeline: { phase: string; ms: Stat }[] = [];
+  const notes: string[] = [];
+  for (const sc of scenarios) {
+    await sc.prepare?.();
+    const launcher = [LAUNCHER, ...sc.args];
+    const floor = [
+      w.deno,
+      ...DENO_RUN,
+      ...sc.node.flags,
+      join(REPO, "bench", "floor.ts"),
+      sc.node.addr,
+      "web",
+    ];
+    const variants: Record<string, string[]> = { check: launcher, floor };
+    const isPrimary = sc.name === "primary";
+    if (isPrimary) {
+      variants.direct = [w.deno, ...DENO_RUN, ...sc.node.flags, join(REPO, "main.ts"), ...sc.args];
+      variants.empty = [w.deno, ...DENO_RUN, ...sc.node.flags, join(REPO, "bench", "empty.ts")];
+      variants.nodePath = [
+        w.deno,
+        ...DENO_RUN,
+        ...sc.node.flags,
+        join(REPO, "bench", "node_path.ts"),
+      ];
+      if (compiled) variants.compiled = [compiled, ...sc.args];
+      variants.imports = [
+        w.deno,
+        ...DENO_RUN,
+        ...sc.node.flags,
+        join(REPO, "bench", "import_only.ts"),
+      ];
+      variants.probe = ["service", s2.name, "status"];
+      variants.launcherOnly = [LAUNCHER, "--version"];
+    }
+    // warm-up: module caches, the agent's first answers, tag writes of a first passing run
+    for (let i = 0; i < 2; i++) {
+      for (const argv of Object.values(variants)) await observe(w, sc.node, argv);
+    }
+    const got: Record<string, Observed[]> = {};
+    for (let i = 0; i < runs; i++) {
+      // alternate the order so slow drift of the machine's load hits all variants alike
+      const names = Object.keys(variants);
+      if (i % 2) names.reverse();
+      for (const name of names) (got[name] ??= []).push(await observe(w, sc.node, variants[name]!));
+    }
+    const c = got.check!;
+    const fl = got.floor!;
+    const a = answerOf(c[c.length - 1]!);
+    if (a.state !== sc.expectState || a.role !== sc.expectRole) {
+      notes.push(
+        `${sc.name}: expected ${sc.expectState}/${sc.expectRole}, got ${a.state}/${a.role}`,
+      );
+    }
+    const row: CheckRow = {
+      scenario: sc.name,
+      answer: `${a.state}, ${a.role}`,
+      wallMs: stat(c.map((x) => x.wallMs)),
+      cpuMs: stat(c.map((x) => x.cpuMs)),
+      rssMiB: stat(c.map((x) => mib(x.rssKb))),
+      requests: stat(c.map((x) => x.requests)),
+      toFirstRequestMs: stat(c.map((x) => x.toFirstMs)),
+      floor: {
+        wallMs: stat(fl.map((x) => x.wallMs)),
+        cpuMs: stat(fl.map((x) => x.cpuMs)),
+        rssMiB: stat(fl.map((x) => mib(x.rssKb))),
+        toFirstRequestMs: stat(fl.map((x) => x.toFirstMs)),
+      },
+      ratio: NaN,
+      targets: { ratio: 1.3, requests: sc.targetRequests },
+    };
+    row.ratio = row.wallMs.median / row.floor.wallMs.median;
+    checks.push(row);
+    say(
+      `  ${sc.name}: ${a.state}/${a.role}, wall ${row.wallMs.median.toFixed(0)} ms ` +
+        `(floor ${row.floor.wallMs.median.toFixed(0)} ms, ×${row.ratio.toFixed(2)}), ` +
+        `${row.requests.median} requests`,
+    );
+    if (isPrimary) {
+      const b = (what: string, xs: Observed[], note: string): BreakdownRow => ({
+        what,
+        wallMs: stat(xs.map((x) => x.wallMs)),
+        cpuMs: stat(xs.map((x) => x.cpuMs)),
+        rssMiB: stat(xs.map((x) => mib(x.rssKb))),
+        note,
+      });
+      breakdown.push(
+        b("deno, empty module", got.empty!, "runtime start under the flags"),
+        b("deno, import check's graph", got.imports!, "+ module loading"),
+        b("deno, import node:path only", got.nodePath!, "Node compat layer"),
+        b("floor: deno + one fetch", got.floor!, "+ one request"),
+        b("check via deno run (no launcher)", got.direct!, "main.ts under the flags"),
+        b("check via the launcher", got.check!, "what the agent runs in dev/tests"),
+        b("launcher, powerconsul --version", got.launcherOnly!, "bash + _deno.sh + deno"),
+        b("probe: service <name> status", got.probe!, "runs during the requests"),
+      );
+      if (got.compiled) {
+        breakdown.push(b("check, deno compile'd binary", got.compiled, "the shipped form"));
+      } else {
+        notes.push(
+          "compiled binary not measured: set DENORT_BIN to a denort " +
+            `${Deno.version.deno} binary to include it`,
+        );
+      }
+      const ph = (phase: string, xs: number[]) => timeline.push({ phase, ms: stat(xs) });
+      ph("check (launcher): exec → first request", c.map((x) => x.toFirstMs));
+      ph("check (launcher): exec → last answer", c.map((x) => x.toLastMs));
+      ph("check (launcher): last answer → exit", c.map((x) => x.wallMs - x.toLastMs));
+      const d = got.direct!;
+      ph("check (deno run): exec → first request", d.map((x) => x.toFirstMs));
+      ph("check (deno run): first request → last answer", d.map((x) => x.toLastMs - x.toFirstMs));
+      ph("check (deno run): last answer → exit", d.map((x) => x.wallMs - x.toLastMs));
+      ph("floor: exec → first request", fl.map((x) => x.toFirstMs));
+      ph("floor: first request → last answer", fl.map((x) => x.toLastMs - x.toFirstMs));
+      ph("floor: last answer → exit", fl.map((x) => x.wallMs - x.toLastMs));
+    }
+  }
+  // leave the web registrations out of the later sections' way
+  for (const n of [n2, n3]) {
+    await (await n.agent.api("/v1/agent/service/deregister/web", { method: "PUT" })).body?.cancel();
+  }
+  return { checks, breakdown, timeline, notes };
+}
+
+/**
+ * The shipped form: `deno compile` under the same flags (net: the proxy address), only when
+ * DENORT_BIN points at a runtime stub (no download from the bench). Null when not possible.
+ */
+async function compileBinary(
+  w: World,
+  node: Node,
+  say: (s: string) => void,
+): Promise<string | null> {
+  const denort = Deno.env.get("DENORT_BIN");
+  if (!denort) return null;
+  const out = join(w.tmp, "powerconsul-bench");
+  const r = await new Deno.Command(w.deno, {
+    args: ["compile", "-q", ...node.flags, "--output", out, join(REPO, "main.ts")],
+    env: { DENORT_BIN: denort },
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(120_000),
+  }).output();
+  if (!r.success) {
+    say(`  compile failed, compiled binary not measured: ${new TextDecoder().decode(r.stderr)}`);
+    return null;
+  }
+  return out;
+}

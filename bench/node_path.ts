@@ -1,0 +1,2 @@
+/** Only `import "node:path"`: what Deno's Node compatibility layer costs a process to start. */
+import "node:path";
