@@ -101,6 +101,25 @@ function parseGroup(o: Record<string, unknown>, where: string): Group {
   return { spec: { mode: "all-active" }, lock };
 }
 
+/**
+ * Far deeper than any cluster document (a filter document is 4 levels). Beyond a few thousand
+ * levels the copies made for a flip (structuredClone, JSON.stringify) overflow the stack, and a
+ * valid-looking document would end in "Maximum call stack size exceeded" instead of a clear line.
+ */
+const MAX_DEPTH = 64;
+
+/** Whether a parsed JSON value nests arrays/objects deeper than `limit` (iterative). */
+function nestsDeeperThan(v: unknown, limit: number): boolean {
+  const stack: [unknown, number][] = [[v, 1]];
+  while (stack.length > 0) {
+    const [x, d] = stack.pop()!;
+    if (x === null || typeof x !== "object") continue;
+    if (d > limit) return true;
+    for (const y of Object.values(x)) stack.push([y, d + 1]);
+  }
+  return false;
+}
+
 /** Parse a KV value into a ClusterDoc, or throw ClusterError saying what is wrong. */
 export function parseClusterDoc(text: string, where = "cluster document"): ClusterDoc {
   if (text.trim() === "") throw new ClusterError(`${where} is empty`);
@@ -111,6 +130,9 @@ export function parseClusterDoc(text: string, where = "cluster document"): Clust
     throw new ClusterError(`${where} is not valid JSON (${(e as Error).message})`);
   }
   if (!isObject(raw)) throw new ClusterError(`${where} must be a JSON object`);
+  if (nestsDeeperThan(raw, MAX_DEPTH)) {
+    throw new ClusterError(`${where} nests deeper than ${MAX_DEPTH} levels`);
+  }
   if ("filter" in raw) {
     const f = raw.filter;
     if (!isObject(f) || Object.keys(f).length === 0) {
