@@ -2,7 +2,7 @@
  * Configuration: defaults, then the JSON file (SPEC §4 search order), then flags.
  * Validation names the key; unknown keys are warnings, wrong types errors.
  */
-import { dirname, join } from "node:path";
+import { dirname, join } from "./paths.ts";
 import { ConfigError } from "./errors.ts";
 import type { Env } from "./env.ts";
 

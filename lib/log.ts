@@ -4,7 +4,7 @@
  * file (`<name>.1`). A log that cannot be written never changes a result: the first failure is
  * reported once on stderr and the logger goes quiet.
  */
-import { dirname, join } from "node:path";
+import { dirname, join } from "./paths.ts";
 
 export type Level = "debug" | "info" | "warn" | "error";
 const RANK: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };

@@ -2,7 +2,7 @@
  * Is a user's crontab installed? `<crontabDir>/<user>` exists, is owned by `<user>:crontab`,
  * has at least one line that is not a comment or blank, and contains the pattern if given.
  */
-import { join } from "node:path";
+import { join } from "../paths.ts";
 import { ProbeError } from "../errors.ts";
 
 export interface CrontabFacts {

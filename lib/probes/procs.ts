@@ -1,7 +1,7 @@
 /**
  * Nagios check_procs (for `check process`) and the process table (for -P/-R).
  */
-import { basename } from "node:path";
+import { basename } from "../paths.ts";
 import { ProbeError } from "../errors.ts";
 import { describeRun, type Runner, type RunResult } from "../sys/runner.ts";
 import { splitWords, WordsError } from "../words.ts";

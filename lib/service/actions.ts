@@ -3,7 +3,7 @@
  * stop steps through the service manager, and take or drop the lock file. Every line printed is
  * also logged.
  */
-import { dirname } from "node:path";
+import { dirname } from "../paths.ts";
 import type { Ctx } from "../context.ts";
 import { describeError } from "../errors.ts";
 import type { Logger } from "../log.ts";
