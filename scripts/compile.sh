@@ -21,13 +21,13 @@ if [ -n "${DENORT_BIN:-}" ]; then
   fi
   targets=${POWERCONSUL_TARGETS:-$(uname -m)-unknown-linux-gnu}
 fi
-mapfile -t flags < <(permission_flags)
+set_permission_flags
 mkdir -p dist
 for target in $targets; do
   out="dist/powerconsul-$target"
   log=$(mktemp -p "$repo/.tmp" 2>/dev/null || { mkdir -p "$repo/.tmp" && mktemp -p "$repo/.tmp"; })
-  if "$DENO" compile -q "${flags[@]}" --target "$target" --output "$out" main.ts >"$log" 2>&1; then
-    echo "built $out (net: $(default_net)${POWERCONSUL_NET:+,$POWERCONSUL_NET})"
+  if "$DENO" compile -q "${FLAGS[@]}" --target "$target" --output "$out" main.ts >"$log" 2>&1; then
+    echo "built $out (net: $DEFAULT_NET${POWERCONSUL_NET:+,$POWERCONSUL_NET})"
     rm -f "$log"
   else
     if grep -qiE "denort|download|dl\.deno|fetch|network|dns|connect" "$log"; then

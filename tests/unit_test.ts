@@ -336,6 +336,26 @@ Deno.test("findTask() ignores powerconsul itself and its ancestors", () => {
     { pid: 20, ppid: 1, argv: ["/usr/local/bin/powerconsul", "check", "-P", "apt-get"] },
   ];
   assert.equal(findTask(table, { substring: "apt-get" }, 11, "/opt/main.ts"), undefined);
+  const launched = {
+    pid: 40,
+    ppid: 1,
+    argv: [
+      "/x/deno",
+      "run",
+      "-q",
+      "--no-prompt",
+      "-P=powerconsul",
+      "/opt/scripts/../main.ts",
+      "check",
+      "-P",
+      "apt-get",
+    ],
+  };
+  assert.equal(
+    findTask([...table, launched], { substring: "apt-get" }, 11, "/opt/main.ts"),
+    undefined,
+    "another dev-launched check",
+  );
   const withTask = [...table, { pid: 30, ppid: 1, argv: ["apt-get", "install", "x"] }];
   assert.equal(findTask(withTask, { substring: "apt-get" }, 11, "/opt/main.ts")?.pid, 30);
   assert.equal(findTask(withTask, { regex: /^apt-get install/ }, 11, "/opt/main.ts")?.pid, 30);

@@ -1,7 +1,7 @@
 /**
  * Nagios check_procs (for `check process`) and the process table (for -P/-R).
  */
-import { basename } from "../paths.ts";
+import { basename, normalize } from "../paths.ts";
 import { ProbeError } from "../errors.ts";
 import { describeRun, type Runner, type RunResult } from "../sys/runner.ts";
 import { splitWords, WordsError } from "../words.ts";
@@ -82,7 +82,10 @@ export function isPowerconsul(
   mainPath: string,
 ): boolean {
   if (p.pid === self || ancestors.has(p.pid)) return true;
-  return p.argv.slice(0, 3).some((a) => basename(a).startsWith("powerconsul") || a === mainPath);
+  return p.argv.some((a, i) =>
+    (i < 3 && basename(a).startsWith("powerconsul")) ||
+    (a.endsWith(".ts") && normalize(a) === mainPath)
+  );
 }
 
 /** The first process line (not ours) matching a substring or a regex. Pure. */
