@@ -72,6 +72,16 @@ export function resolveConnection(input: ConnectionInput): Connection {
     tokenSource = "CONSUL_HTTP_TOKEN";
   }
 
+  // A header value cannot carry control characters (or anything past Latin-1), and fetch's
+  // error for one quotes the value: the token would end up in the check's output and the logs.
+  // deno-lint-ignore no-control-regex
+  if (token && /[\u0000-\u001f\u007f]|[^\u0000-\u00ff]/.test(token)) {
+    throw new ConfigError(
+      `the ACL token (from ${tokenSource === "flag" ? "--token" : tokenSource}) contains a ` +
+        `control character or a non-Latin-1 character and cannot be sent to Consul; the token ` +
+        `is not shown`,
+    );
+  }
   const conn: Connection = { baseUrl, tokenSource };
   if (token) conn.token = token;
   if (scheme === "https") {
