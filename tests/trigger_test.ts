@@ -172,8 +172,26 @@ agentTest(
       );
     });
 
+    await t.step(
+      "the local agent says the check is passing now: stale input, nothing run",
+      async () => {
+        await register(agent, {
+          ID: "web",
+          Name: "web",
+          Check: { CheckID: "web-check", TTL: "1h" },
+        });
+        await ttlState(agent, "web-check", "pass");
+        await Deno.remove(join(dirs.logDir, `marker-web-${agent.name}`));
+        const r = await run(["trigger", "critical", "-s", checkJson(agent.name)]);
+        assert.equal(r.code, 0, r.stderr);
+        assert.match(r.stdout, /the local agent reports web-check as passing now, not critical/);
+        assert.equal(await exists(join(dirs.logDir, `marker-web-${agent.name}`)), false);
+        await (await agent.api("/v1/agent/service/deregister/web", { method: "PUT" })).body
+          ?.cancel();
+      },
+    );
+
     await t.step("a check of another node is refused, nothing run", async () => {
-      await Deno.remove(join(dirs.logDir, `marker-web-${agent.name}`));
       const r = await run(["trigger", "critical", "-s", checkJson("someone-else")]);
       assert.equal(r.code, 1);
       assert.match(r.stderr, /belongs to node someone-else, not to this node/);

@@ -359,104 +359,121 @@ async function failover(withU: boolean) {
       },
     });
   }
-  const status = async (n: Node) => (await agentChecks(n.agent))["web-check"];
-  const settled = async (running: Node, stopped: Node) =>
-    (await status(running))?.Status === "passing" &&
-    (await status(stopped))?.Status === "passing" &&
-    await running.svc.isRunning() && !(await stopped.svc.isRunning());
-  const tails = () => [a2, a3].map((a) => a.logTail(15)).join("\n");
-  await waitFor("active running and passing, standby stopped and passing", () => settled(n2, n3), {
-    timeoutMs: 30_000,
-    onTimeout: tails,
-  });
-
   const history = kvHistory(server, key);
-  await waitFor(
-    "the document watcher to see the original",
-    () => Promise.resolve(history.seen.length > 0),
-  );
-  // The active's service dies and cannot come back on its own (its start fails).
-  await s2.setBehaviour({ failStart: true });
-  const t0 = performance.now();
-  await s2.stop();
-  await waitFor(
-    "the standby's primary/critical trigger to start its service",
-    () => s3.isRunning(),
-    {
-      timeoutMs: 30_000,
-      onTimeout: tails,
-    },
-  );
-  const seconds = (performance.now() - t0) / 1000;
-  // deno-lint-ignore no-console
-  console.log(
-    `failover ${withU ? "with" : "without"} -U: ${seconds.toFixed(2)} s from stopping the ` +
-      `active's service to the standby's service running`,
-  );
-  await waitFor(
-    "the standby's check passing with its service running",
-    async () => (await status(n3))?.Status === "passing",
-    { timeoutMs: 20_000 },
-  );
-  assert.match(await triggerLog(n3), /role primary: .*triggers\/web\/primary\/critical found/);
-
-  if (!withU) {
-    assert.deepEqual(JSON.parse((await kvGet(server, key))!.value!), original, "no -U: no flip");
-    assert.match(
-      await triggerLog(n3),
-      /listed standby; no active instance passing.*: acting as primary/,
-    );
+  try {
+    const status = async (n: Node) => (await agentChecks(n.agent))["web-check"];
+    const settled = async (running: Node, stopped: Node) =>
+      (await status(running))?.Status === "passing" &&
+      (await status(stopped))?.Status === "passing" &&
+      await running.svc.isRunning() && !(await stopped.svc.isRunning());
+    const tails = () => [a2, a3].map((a) => a.logTail(15)).join("\n");
     await waitFor(
-      "the active's own primary/critical trigger to have tried (and failed) to restart it",
-      async () => /\/usr\/sbin\/service","[^"]+","start"\] → exit 1/.test(await triggerLog(n2)),
-    );
-    // The old active comes back: the standby's check now wants it stopped, its secondary
-    // trigger stops it.
-    await s2.setBehaviour({});
-    await s2.start();
-    await waitFor("the standby stopped again and both checks passing", () => settled(n2, n3), {
-      timeoutMs: 30_000,
-      onTimeout: tails,
-    });
-    assert.match(
-      await triggerLog(n3),
-      /role secondary: .*triggers\/web\/secondary\/critical found/,
-    );
-    assert.doesNotMatch(
-      await triggerLog(n2),
-      /role secondary/,
-      "the active never ran a secondary action",
-    );
-    assert.deepEqual(await history.stop(), [original], "no -U: the document never changed");
-  } else {
-    const locked = { active_nodes: [a3.name], standby_nodes: [a2.name], lock: true };
-    const cleared = { active_nodes: [a3.name], standby_nodes: [a2.name] };
-    await waitFor("the lock cleared once the new active passes", async () => {
-      const doc = JSON.parse((await kvGet(server, key))?.value ?? "null");
-      return doc && !("lock" in doc) && doc.active_nodes?.[0] === a3.name;
-    }, { timeoutMs: 30_000, onTimeout: tails });
-    await waitFor(
-      "roles settled: new active running, demoted node stopped",
-      () => settled(n3, n2),
+      "active running and passing, standby stopped and passing",
+      () => settled(n2, n3),
       {
         timeoutMs: 30_000,
         onTimeout: tails,
       },
     );
-    // Every primary decision of the demoted node came from the document that listed it active;
-    // once listed standby it never resolved to primary, so it never ran the primary action.
-    const log2 = await triggerLog(n2);
-    for (const line of log2.split("\n").filter((l) => / role primary: /.test(l))) {
-      assert.match(line, new RegExp(`node ${a2.name} is listed active`), line);
-    }
-    assert.doesNotMatch(log2, /acting as primary/);
-    assert.match(
-      await triggerLog(n3),
-      new RegExp(`role primary: node ${a3.name} is listed active`),
+
+    await waitFor(
+      "the document watcher to see the original",
+      () => Promise.resolve(history.seen.length > 0),
     );
-    assert.deepEqual(await history.stop(), [original, locked, cleared], "one flip, one unlock");
+    // The active's service dies and cannot come back on its own (its start fails).
+    await s2.setBehaviour({ failStart: true });
+    const t0 = performance.now();
+    await s2.stop();
+    await waitFor(
+      "the standby's primary/critical trigger to start its service",
+      () => s3.isRunning(),
+      {
+        timeoutMs: 30_000,
+        onTimeout: tails,
+      },
+    );
+    const seconds = (performance.now() - t0) / 1000;
+    // deno-lint-ignore no-console
+    console.log(
+      `failover ${withU ? "with" : "without"} -U: ${seconds.toFixed(2)} s from stopping the ` +
+        `active's service to the standby's service running`,
+    );
+    await waitFor(
+      "the standby's check passing with its service running",
+      async () => (await status(n3))?.Status === "passing",
+      { timeoutMs: 20_000 },
+    );
+    assert.match(await triggerLog(n3), /role primary: .*triggers\/web\/primary\/critical found/);
+
+    if (!withU) {
+      assert.deepEqual(JSON.parse((await kvGet(server, key))!.value!), original, "no -U: no flip");
+      assert.match(
+        await triggerLog(n3),
+        /listed standby; no active instance passing.*: acting as primary/,
+      );
+      await waitFor(
+        "the active's own primary/critical trigger to have tried (and failed) to restart it",
+        async () => /\/usr\/sbin\/service","[^"]+","start"\] → exit 1/.test(await triggerLog(n2)),
+      );
+      // The old active comes back: the standby's check now wants it stopped, its secondary
+      // trigger stops it.
+      await s2.setBehaviour({});
+      await s2.start();
+      await waitFor("the standby stopped again and both checks passing", () => settled(n2, n3), {
+        timeoutMs: 30_000,
+        onTimeout: tails,
+      });
+      assert.match(
+        await triggerLog(n3),
+        /role secondary: .*triggers\/web\/secondary\/critical found/,
+      );
+      assert.doesNotMatch(
+        await triggerLog(n2),
+        /role secondary/,
+        "the active never ran a secondary action",
+      );
+      assert.deepEqual(await history.stop(), [original], "no -U: the document never changed");
+    } else {
+      const locked = { active_nodes: [a3.name], standby_nodes: [a2.name], lock: true };
+      const cleared = { active_nodes: [a3.name], standby_nodes: [a2.name] };
+      await waitFor("the lock cleared once the new active passes", async () => {
+        const doc = JSON.parse((await kvGet(server, key))?.value ?? "null");
+        return doc && !("lock" in doc) && doc.active_nodes?.[0] === a3.name;
+      }, { timeoutMs: 30_000, onTimeout: tails });
+      await waitFor(
+        "roles settled: new active running, demoted node stopped",
+        () => settled(n3, n2),
+        {
+          timeoutMs: 30_000,
+          onTimeout: tails,
+        },
+      );
+      // Every primary action the demoted node ran came from the document that still listed it
+      // active (its own failed self-heal before the flip); once listed standby it never ran it.
+      const log2 = await triggerLog(n2);
+      for (const line of log2.split("\n").filter((l) => /: running .* as primary /.test(l))) {
+        assert.match(line, new RegExp(`as primary \\(node ${a2.name} is listed active`), line);
+      }
+      assert.match(
+        await triggerLog(n3),
+        new RegExp(`role primary: node ${a3.name} is listed active`),
+      );
+      assert.deepEqual(await history.stop(), [original, locked, cleared], "one flip, one unlock");
+    }
+    await history.stop();
+  } catch (e) {
+    // The agents' and powerconsul's own account of what happened, for the failure report.
+    const dump = async (n: Node) =>
+      `--- ${n.agent.name}: trigger logs ---\n${await triggerLog(
+        n,
+      )}--- check log ---\n${await readOr(
+        join(n.logDir, "check", "service.web.log"),
+      )}--- watch log ---\n${await readOr(join(n.logDir, "watch", "critical.log"))}`;
+    const docs = JSON.stringify(history.seen);
+    throw new Error(
+      `${(e as Error).message}\n${await dump(n2)}\n${await dump(n3)}\ndocument versions: ${docs}`,
+    );
   }
-  await history.stop();
 }
 
 /** Every version a KV key goes through (blocking queries), until stop(). */

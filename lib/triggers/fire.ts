@@ -117,6 +117,7 @@ export class LiveSource implements TriggerSource {
     const e = await this.consul.kvGet(key);
     return e === null ? null : e.value ?? "";
   }
+  /** The local agent's status of the check; null when the agent does not know it. */
   async checkStatus(check: HealthCheck): Promise<string | null> {
     const all = await this.consul.agentChecks();
     if (check.CheckID) return all[check.CheckID]?.Status ?? null;
@@ -361,6 +362,25 @@ export async function fire(
     return { outcome: "noop", code: Exit.OK, message };
   }
 
+  // A watch's payload is the catalog's view, which can lag the local agent by a moment (seen
+  // under load: a demoted node received its own check as still critical after it had passed).
+  // The local agent runs the check, so its word is the freshest: act only if it agrees.
+  if (!deps.dryRun) {
+    const current = await deps.source.checkStatus(check).catch((e) => {
+      log.error(
+        `${label}: nothing run: cannot read the check from the local agent: ${describeError(e)}`,
+      );
+      throw e;
+    });
+    if (current !== null && current !== state) {
+      const message = `nothing run: the local agent reports ${
+        check.CheckID || service
+      } as ${current} now, not ${state} (the watch's data was older)`;
+      log.info(`${label}: ${message}`);
+      return { outcome: "dropped", code: Exit.OK, message };
+    }
+  }
+
   let r: Resolved;
   try {
     r = await resolve(check, state, deps, log, deps.dryRun);
@@ -465,7 +485,11 @@ export async function fire(
   }
 
   const action = r.plan.action!;
-  log.info(`${label}: running ${describeAction(action)} (timeout ${deps.config.triggerTimeout}s)`);
+  log.info(
+    `${label}: running ${
+      describeAction(action)
+    } as ${r.plan.ctx.role} (${r.plan.why}; timeout ${deps.config.triggerTimeout}s)`,
+  );
   const result = await executeAction(action, {
     runner: deps.runner,
     logDir: deps.config.logDir,
