@@ -88,6 +88,12 @@ Deno.test("place()/decide() cover every row of the role table", async (t) => {
       actives: [{ ...down("a1"), pending: true }, down("a2")],
       want: { role: "secondary", expects: false, waiting: true },
     },
+    "standby, locked, active passing only from before the switch: lock kept": {
+      doc: nodesDoc({ lock: true }),
+      node: "s1",
+      actives: [{ ...up("a1"), settled: false }],
+      want: { role: "secondary", expects: false },
+    },
     "standby, locked, no active passing: waits stopped": {
       doc: nodesDoc({ lock: true }),
       node: "s1",

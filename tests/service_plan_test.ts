@@ -271,6 +271,8 @@ const inst = (node: string, passing: boolean, dc = "dc1", failing: string[] = []
   passing,
   failing,
   pending: false,
+  checksIndex: 0,
+  claimsActive: false,
 });
 
 Deno.test("buildGroups() lists each listed node with its health, unregistered ones too", () => {

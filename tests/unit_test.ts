@@ -271,6 +271,17 @@ Deno.test("decodeKv() and toInstance() read Consul's wire format", () => {
   });
   assert.equal(fresh.passing, false);
   assert.equal(fresh.pending, true, "a check that has not run yet is pending");
+  const claim = toInstance({
+    ...entry,
+    Checks: [{
+      ...entry.Checks[1]!,
+      ModifyIndex: 42,
+      Output: '{"type":"service","expects":true,"state":"passing"}\n',
+    }],
+  });
+  assert.equal(claim.checksIndex, 42);
+  assert.equal(claim.claimsActive, true);
+  assert.equal(i.claimsActive, false);
 });
 
 Deno.test("interpretStatus() judges by exit code, never by text", async (t) => {

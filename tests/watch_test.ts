@@ -255,6 +255,12 @@ agentTest(
         timeoutMs: 20_000,
         onTimeout: () => agent.logTail(30),
       });
+      // the marker appears while the action runs; its outcome is logged once it has exited
+      const wlogPath = join(dirs.logDir, "watch", `${state}.log`);
+      await waitFor(
+        `the ${state} watch log to record the outcome`,
+        async () => /ran, exit 0/.test(await Deno.readTextFile(wlogPath).catch(() => "")),
+      );
       const log = await Deno.readTextFile(join(dirs.logDir, "trigger", `web.${state}.log`));
       assert.match(log, new RegExp(`stdout: healing web \\(${state}\\)`));
       assert.match(log, /role standalone/);

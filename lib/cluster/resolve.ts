@@ -4,7 +4,7 @@
  * check may make (-U flip, lock clear), both check-and-set on the index the decision was made on.
  */
 import type { Config } from "../config.ts";
-import { ConsulClient, type KvEntry } from "../consul/client.ts";
+import { ConsulClient, type Instance, type KvEntry } from "../consul/client.ts";
 import { ClusterError } from "../errors.ts";
 import {
   type ClusterDoc,
@@ -89,7 +89,7 @@ export async function activesHealth(
   consulService: string,
   p: Placement,
   id: IdentityCache,
-): Promise<ActiveInstance[]> {
+): Promise<Instance[]> {
   if (p.kind !== "standby" && p.kind !== "active") return [];
   const filter = compileFilter(config.serviceFilter);
   if ("datacenter" in p.actives) {
@@ -126,8 +126,12 @@ export async function resolveCluster(
   } else {
     placement = place({ doc, node, datacenter: "" });
   }
+  const docIndex = entry?.modifyIndex ?? 0;
   const actives = placement.kind === "standby"
-    ? await activesHealth(consul, config, consulService, placement, id)
+    ? (await activesHealth(consul, config, consulService, placement, id)).map((a) => ({
+      ...a,
+      settled: a.checksIndex > docIndex || a.claimsActive,
+    }))
     : [];
   return { key, entry, doc, node, placement, actives, decision: decide(placement, actives) };
 }

@@ -97,6 +97,12 @@ export interface ActiveInstance {
   failing: string[];
   /** Its checks have not run yet (just registered or agent restarted): neither up nor down. */
   pending?: boolean;
+  /**
+   * Its health reflects the current document: its checks changed after the document was
+   * written, or its powerconsul check says it runs as an active. A "passing" left over from
+   * when it was a stopped standby is not settled. Unknown (undefined) counts as settled.
+   */
+  settled?: boolean;
 }
 
 export interface Decision {
@@ -144,7 +150,8 @@ export function decide(p: Placement, actives: ActiveInstance[] = []): Decision {
           role: "secondary",
           clustered: true,
           expects: false,
-          unlockDue: p.lock,
+          // clear a switch lock only on evidence from after the switch
+          unlockDue: p.lock && actives.some((a) => a.passing && a.settled !== false),
           reason: `${p.reason}; an active instance is passing (${seen})`,
         };
       }

@@ -66,6 +66,22 @@ export interface Instance {
    * up nor down.
    */
   pending: boolean;
+  /** Highest ModifyIndex of its checks (Raft indexes are comparable with KV ones). */
+  checksIndex: number;
+  /** One of its checks is a powerconsul check saying "expected running, and running". */
+  claimsActive: boolean;
+}
+
+/** Whether a check's output is a powerconsul check line saying it runs as expected. */
+export function outputClaimsActive(output: string | undefined): boolean {
+  const line = (output ?? "").split("\n").find((l) => l.startsWith("{"));
+  if (!line) return false;
+  try {
+    const j = JSON.parse(line);
+    return j?.expects === true && j?.state === "passing";
+  } catch {
+    return false;
+  }
 }
 
 export interface LocalService {
@@ -129,6 +145,8 @@ export function toInstance(e: WireHealthEntry): Instance {
     passing: bad.length === 0,
     failing,
     pending: bad.length > 0 && bad.every((c) => c.Status === "critical" && !c.Output),
+    checksIndex: Math.max(0, ...(e.Checks ?? []).map((c) => c.ModifyIndex ?? 0)),
+    claimsActive: (e.Checks ?? []).some((c) => outputClaimsActive(c.Output)),
   };
 }
 

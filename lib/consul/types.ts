@@ -21,6 +21,7 @@ export interface WireHealthCheck {
   ServiceName: string;
   ServiceTags?: string[] | null;
   Type?: string;
+  ModifyIndex?: number;
 }
 
 export interface WireService {
