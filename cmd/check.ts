@@ -22,6 +22,7 @@ import { findTask, probeProcs, readProcessTable } from "../lib/probes/procs.ts";
 import type { LocalService } from "../lib/consul/client.ts";
 import type { Logger } from "../lib/log.ts";
 import { fromFileUrl } from "../lib/paths.ts";
+import { triggerLimitReached } from "../lib/triggers/limit.ts";
 import type { Command } from "./mod.ts";
 
 const KINDS = ["service", "servicegroup", "crontab", "process"] as const;
@@ -352,6 +353,8 @@ async function runCheck(
     }
   }
 
+  const limit = await triggerLimitReached(ctx.config, a.consulService);
+  if (limit) result.message += `; ${limit.message}`;
   if (result.state === "passing") await updateTags(ctx, local, d.expects, log, plan, dry);
 }
 

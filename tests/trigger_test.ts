@@ -633,6 +633,12 @@ agentTest(
       assert.match(r.stdout, /trigger limit reached: web\/standalone\/critical ran 3 times/);
       assert.equal(await runs(), 3);
       assert.match(await Deno.readTextFile(log), /WARN trigger web .*trigger limit reached/);
+      // the check's message and status say it too
+      const chk = await run(["check", "process", "-n", "-c 0:", "-S", "web"]);
+      assert.match(JSON.parse(chk.stdout.trim()).message, /trigger limit reached/);
+      const st = await run(["status", "-S", "web", "--json"]);
+      assert.equal(st.code, 0, st.stderr);
+      assert.match(JSON.parse(st.stdout).services[0].triggerLimit, /^trigger limit reached/);
     });
 
     await t.step("dry-run reset changes nothing; reset -S web clears it", async () => {

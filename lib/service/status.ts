@@ -4,6 +4,7 @@
  * promote/demote flags, a running switch, and this node's role. Gathering does the I/O; building
  * the rows and rendering them (JSON or a table) is pure.
  */
+import { triggerLimitReached } from "../triggers/limit.ts";
 import { type ClusterDoc, type Group, parseClusterDoc } from "../cluster/doc.ts";
 import { compileFilter } from "../cluster/role.ts";
 import { type IdentityCache, resolveCluster } from "../cluster/resolve.ts";
@@ -60,6 +61,8 @@ export interface ServiceRow {
   switching: string | null;
   thisNode: ThisNode;
   error: string | null;
+  /** "trigger limit reached: …" when this node's triggers for the service stopped acting. */
+  triggerLimit?: string | null;
 }
 
 export interface StatusReport {
@@ -195,7 +198,9 @@ export async function gatherStatus(
   let dcs: string[] | null = null;
   const allDcs = async () => (dcs ??= await consul.datacenters());
   for (const d of docs) {
-    report.services.push(await serviceRow(consul, config, d.service, d.entry, opts.id, allDcs));
+    const row = await serviceRow(consul, config, d.service, d.entry, opts.id, allDcs);
+    row.triggerLimit = (await triggerLimitReached(config, d.service))?.message ?? null;
+    report.services.push(row);
   }
   return report;
 }
@@ -386,6 +391,9 @@ export function renderTable(r: StatusReport, p: Paint): string {
     line(header.map((h) => cell(h, p.bold))),
     ...rows.map(line),
   ];
+  for (const s of r.services) {
+    if (s.triggerLimit) out.push(p.bad(`${s.service}: ${s.triggerLimit}`));
+  }
   if (r.services.length === 0 && r.clusterKey !== null) {
     out.push(p.dim(`(no cluster documents under ${r.clusterKey}/)`));
   }

@@ -7,7 +7,7 @@
  * offline testing. Both feed the same pure planner and renderer, so an offline plan reads
  * exactly like the live one for the same data.
  */
-import { join } from "node:path";
+import { join } from "../paths.ts";
 import type { Config } from "../config.ts";
 import type { ConsulClient } from "../consul/client.ts";
 import { b64decode } from "../consul/client.ts";

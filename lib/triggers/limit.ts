@@ -13,7 +13,7 @@
  * (write a sibling, rename) under an flock on `state.lock`. A corrupt file is reset with a
  * warning. Lock waits are bounded: a stuck holder cannot block a trigger forever.
  */
-import { join } from "node:path";
+import { join } from "../paths.ts";
 import type { Config } from "../config.ts";
 import type { TriggerRole, TriggerState } from "./plan.ts";
 

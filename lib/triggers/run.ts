@@ -5,7 +5,7 @@
  * removed afterwards — and run by the interpreter its `#!` line names. Never /tmp, /var/tmp or
  * /dev/shm: those are shared, and the old tool leaked scripts there world-readable.
  */
-import { join } from "node:path";
+import { join } from "../paths.ts";
 import { Exit } from "../exit_codes.ts";
 import type { Runner, RunResult } from "../sys/runner.ts";
 import type { Action } from "./plan.ts";
