@@ -42,6 +42,8 @@ Exit: 0 once valid input was handled (the triggers' outcomes are logged under
 <logDir>/watch/<state>.log and <logDir>/trigger/); 1 invalid input (empty stdin, a terminal,
 invalid JSON, not an array, an entry without Node or ServiceName) — nothing is fired then;
 2 bad command line; 3 the local node could not be determined.
+
+Example: consul watch -type checks -state critical | powerconsul watch critical --dry-run
 `;
 
 /** Entries fired at the same time (a watch normally carries one or two local checks). */
