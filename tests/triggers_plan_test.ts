@@ -623,3 +623,22 @@ Deno.test("roleWhy() carries no instance detail, so live and offline plans read 
   assert.notEqual(live.reason, offline.reason);
   assert.equal(roleWhy(p, live), roleWhy(p, offline));
 });
+
+Deno.test("planAction() refuses to paste a payload value with shell syntax into a script", () => {
+  const vars = new Map([["CHECK", "$(touch /x)"], ["NODE", "web-1"], ["ENV", "a b; c"]]);
+  const untrusted = new Set(["CHECK", "NODE"]);
+  assert.throws(
+    () => planAction('#!/bin/sh\necho "@CHECK"\n', vars, untrusted),
+    (e: Error) => e instanceof InputError && /POWERCONSUL_CHECK/.test(e.message),
+  );
+  // unused, safe, or trusted (the operator's subVars) values are fine
+  assert.equal(
+    (planAction("#!/bin/sh\necho @NODE @ENV\n", vars, untrusted) as { text: string }).text,
+    "#!/bin/sh\necho web-1 a b; c\n",
+  );
+  // a command line keeps any value as one argument: no refusal needed
+  assert.deepEqual(planAction("/bin/echo @CHECK", vars, untrusted), {
+    kind: "command",
+    argv: ["/bin/echo", "$(touch /x)"],
+  });
+});

@@ -169,7 +169,18 @@ export type Action =
  *
  * Throws InputError for a definition that cannot be run (unterminated quote, no interpreter).
  */
-export function planAction(value: string, vars: ReadonlyMap<string, string>): Action {
+/**
+ * Values that may be pasted into a script's text: Consul names (services, nodes, check IDs,
+ * datacenters) in practice never need more, and nothing here means anything to a shell.
+ */
+const SCRIPT_SAFE = /^[A-Za-z0-9._:@\/+=,-]*$/;
+
+export function planAction(
+  value: string,
+  vars: ReadonlyMap<string, string>,
+  /** Names whose values come from outside (the watch payload): checked before a script uses them. */
+  untrusted: ReadonlySet<string> = new Set(),
+): Action {
   const body = value.replace(/^\uFEFF/, "").replace(/^\s+/, "");
   if (body.startsWith("#!")) {
     const nl = body.indexOf("\n");
@@ -187,6 +198,18 @@ export function planAction(value: string, vars: ReadonlyMap<string, string>): Ac
     const arg = m[2]?.trim();
     const interpreter = arg ? [interp, arg] : [interp];
     const head = nl === -1 ? body : body.slice(0, nl + 1);
+    // A script's text reaches its interpreter (often a shell) as code, so a value from the
+    // payload is pasted in only when it cannot be code (SPEC §10.4); scripts should use the
+    // POWERCONSUL_* environment instead, which is safe for any value.
+    for (const name of untrusted) {
+      const v = vars.get(name) ?? "";
+      if (new RegExp(`@${name}(?![A-Za-z0-9_])`).test(rest) && !SCRIPT_SAFE.test(v)) {
+        throw new InputError(
+          `refusing to paste @${name} (${JSON.stringify(v.slice(0, 60))}) into a script: it ` +
+            `holds characters a shell would interpret; use $POWERCONSUL_${name} instead`,
+        );
+      }
+    }
     return { kind: "script", interpreter, text: head + substitute(rest, vars) };
   }
   let words: string[];
@@ -233,7 +256,11 @@ export function buildPlan(input: PlanInput): TriggerPlan {
     why: input.why,
     key: input.key,
     value,
-    action: value === null ? null : planAction(value, vars),
+    action: value === null ? null : planAction(
+      value,
+      vars,
+      new Set(["SERVICE", "NODE", "CHECK", "DC"].filter((n) => !shadowed.includes(n))),
+    ),
     env: actionEnv(input.ctx),
     shadowed,
   };
