@@ -5,9 +5,6 @@ import type { AgentHandle, ClusterHandle } from "../harness/consul.ts";
 import { type CliResult, LAUNCHER } from "../_cli.ts";
 import { crashLine } from "./_results.ts";
 
-export const agentTest = (name: string, fn: (t: Deno.TestContext) => Promise<void>) =>
-  Deno.test({ name, sanitizeOps: false, sanitizeResources: false, fn });
-
 export interface RunOpts {
   stdin?: string;
   env?: Record<string, string>;

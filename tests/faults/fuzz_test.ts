@@ -23,21 +23,16 @@ import { type ActiveInstance, decide, place, type Placement } from "../../lib/cl
 import { buildPlan, InputError, type TriggerContext } from "../../lib/triggers/plan.ts";
 import { splitWords, WordsError } from "../../lib/words.ts";
 import { parseWatchInput, selectLocal } from "../../cmd/watch.ts";
-import {
-  agentTest,
-  assertNoCrash,
-  cliAt,
-  kvIndex,
-  listing,
-  pool,
-  show,
-  type Timed,
-  ttl,
-} from "./_helpers.ts";
+import { assertNoCrash, cliAt, kvIndex, listing, pool, show, type Timed, ttl } from "./_helpers.ts";
 import { Category, Tally } from "./_results.ts";
 
-const SEED = Number(Deno.env.get("POWERCONSUL_FUZZ_SEED") ?? (Math.random() * 2 ** 32 >>> 0));
+const SEED_ENV = Deno.env.get("POWERCONSUL_FUZZ_SEED");
+const SEED = SEED_ENV ? Number(SEED_ENV) >>> 0 : Math.random() * 2 ** 32 >>> 0;
 const tally = new Tally(import.meta.url, { seed: SEED });
+
+/** Tests on real agents: declared here so the JUnit report files them under this file. */
+const agentTest = (name: string, fn: (t: Deno.TestContext) => Promise<void>) =>
+  Deno.test({ name, sanitizeOps: false, sanitizeResources: false, fn });
 const REPLAY = `seed ${SEED} (replay: POWERCONSUL_FUZZ_SEED=${SEED} deno task test ` +
   `tests/faults/fuzz_test.ts)`;
 
@@ -263,6 +258,7 @@ function genActives(r: Rng): ActiveInstance[] {
       passing,
       failing: passing ? [] : ["x=critical"],
       pending: !passing && r.chance(0.2),
+      ...(r.chance(0.4) ? { settled: r.chance(0.5) } : {}),
     };
   });
 }
@@ -282,6 +278,9 @@ function decisionFlaw(p: Placement, actives: ActiveInstance[]): string | undefin
     return "flip due outside an unlocked standby with no pending active";
   }
   if (d.unlockDue && !locked) return "unlock due without a lock";
+  if (d.unlockDue && !actives.some((a) => a.passing && a.settled !== false)) {
+    return "clears the lock on health from before the switch";
+  }
   if (p.kind !== "standby" && d.expects !== true) return `${p.kind} does not expect running`;
   return undefined;
 }
@@ -859,26 +858,30 @@ agentTest(
       assert.equal(await r.text(), "true", `PUT ${key}`);
     };
     const realDoc = (text: string) => text.replaceAll(AGENT, agent.name);
-    // Actives the documents name, as external catalog nodes: two failing, one passing.
+    // Actives the documents name, as external catalog nodes: two failing, one passing. Their
+    // health predates every document, except web-2's, which is re-reported after each write.
     const FAKE = { "web-1": false, "db-1": false, "web-2": true } as Record<string, boolean>;
+    const registerFake = async (k: number, node: string, passing: boolean, output: string) => {
+      const reg = await agent.api("/v1/catalog/register", {
+        method: "PUT",
+        body: JSON.stringify({
+          Node: node,
+          Address: "127.0.0.9",
+          Service: { ID: `fz${k}`, Service: `fz${k}` },
+          Check: {
+            CheckID: `fz${k}-ext`,
+            Name: "external",
+            Status: passing ? "passing" : "critical",
+            Output: output,
+            ServiceID: `fz${k}`,
+          },
+        }),
+      });
+      assert.equal(await reg.text(), "true", `catalog register ${node}`);
+    };
     for (let k = 0; k < workers; k++) {
       for (const [node, passing] of Object.entries(FAKE)) {
-        const reg = await agent.api("/v1/catalog/register", {
-          method: "PUT",
-          body: JSON.stringify({
-            Node: node,
-            Address: "127.0.0.9",
-            Service: { ID: `fz${k}`, Service: `fz${k}` },
-            Check: {
-              CheckID: `fz${k}-ext`,
-              Name: "external",
-              Status: passing ? "passing" : "critical",
-              Output: passing ? "ok" : "down",
-              ServiceID: `fz${k}`,
-            },
-          }),
-        });
-        assert.equal(await reg.text(), "true", `catalog register ${node}`);
+        await registerFake(k, node, passing, passing ? "ok" : "down");
       }
     }
     /** The relevant active instances the agent will report for a placement (model side). */
@@ -890,6 +893,7 @@ agentTest(
         datacenter: "dc1",
         passing,
         failing: passing ? [] : [`fz-ext=critical`],
+        settled: node === "web-2",
       }));
     };
 
@@ -923,6 +927,8 @@ agentTest(
           {
             try {
               await put(key, text);
+              // the passing active reports after the document was written (its health is "settled")
+              await registerFake(k, "web-2", true, `ok after doc #${i}`);
               const before = (await kvGet(agent, key))!;
               const res = await run(["check", "process", "-n", "-c 0:", "-S", `fz${k}`, "-U"]);
               assertNoCrash(res);

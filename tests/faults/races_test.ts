@@ -5,10 +5,14 @@ import assert from "node:assert/strict";
 import { type AgentHandle, type ClusterHandle, startCluster, waitFor } from "../harness/consul.ts";
 import { sandboxDirs, uniqueName, writeConfig } from "../harness/system.ts";
 import { kvGet, kvPut, register } from "../_agent.ts";
-import { agentTest, assertNoCrash, cliAt, show, type Timed, ttl } from "./_helpers.ts";
+import { assertNoCrash, cliAt, show, type Timed, ttl } from "./_helpers.ts";
 import { Category, Tally } from "./_results.ts";
 
 const tally = new Tally(import.meta.url);
+
+/** Tests on real agents: declared here so the JUnit report files them under this file. */
+const agentTest = (name: string, fn: (t: Deno.TestContext) => Promise<void>) =>
+  Deno.test({ name, sanitizeOps: false, sanitizeResources: false, fn });
 const ROUNDS = Number(Deno.env.get("POWERCONSUL_RACE_ROUNDS") ?? 300);
 
 function parseCheck(r: Timed): { message: string; state: string } {
