@@ -412,20 +412,36 @@ function genSubVars(r: Rng): Record<string, string> {
   return out;
 }
 
+/** What the trigger-value fuzz reached (printed). */
+const triggerStats = { commands: 0, scripts: 0, refusedPaste: 0 };
+
 /** Planning one value: only InputError may escape; an argv keeps the template's word count. */
 function triggerFlaw(value: string, subVars: Record<string, string>, ctx: TriggerContext) {
   let plan;
   try {
     plan = buildPlan({ ctx, why: "fuzz", key: "triggers/x", value, subVars });
   } catch (e) {
+    if (e instanceof InputError && /refusing to paste/.test(e.message)) triggerStats.refusedPaste++;
     return e instanceof InputError ? undefined : `threw ${(e as Error)?.name}: ${e}`;
   }
   const a = plan.action;
+  if (a?.kind === "script") triggerStats.scripts++;
+  else if (a?.kind === "command") triggerStats.commands++;
   if (value.trim() === "") return a === null ? undefined : "a blank value planned an action";
   if (a === null) return "a non-blank value planned nothing";
   if (a.kind === "script") {
     if (!a.interpreter[0]?.startsWith("/")) return `interpreter ${a.interpreter[0]}`;
     if (!a.text.startsWith("#!")) return "script text lost its #! line";
+    // a value from the payload (here the check ID) is pasted into script text only when it
+    // cannot be shell code (unless the config's subVars define @CHECK themselves)
+    const shadowed = Object.keys(subVars).some((k) => k.replace(/^@/, "") === "CHECK");
+    const body = value.slice(value.indexOf("\n") + 1);
+    if (
+      !shadowed && /@CHECK(?![A-Za-z0-9_])/.test(body) &&
+      !/^[A-Za-z0-9._:@\/+=,-]*$/.test(ctx.check)
+    ) {
+      return `pasted the check ID ${JSON.stringify(ctx.check)} into a script`;
+    }
     return undefined;
   }
   if (a.argv.length === 0 || a.argv[0] === "") return "empty argv";
@@ -804,6 +820,8 @@ Deno.test(`fuzz (pure): ${N_DOCS} cluster documents, ${N_TRIGGERS} trigger value
           );
         } else held++;
       }
+      // deno-lint-ignore no-console -- what the generator reached
+      console.log(`trigger values: ${JSON.stringify(triggerStats)}`);
       tally.add(Category.fuzzTriggers, "pure trigger planner", N_TRIGGERS, held, flaws);
       assert.equal(flaws.length, 0, seedMsg(flaws));
     },
