@@ -87,6 +87,10 @@ async function takeSwitchLock(
   }
   if (!got) {
     const holder = await consul.kvGet(key).catch(() => null);
+    if (holder === null || !holder.session) {
+      return `another switch held ${key} and has just finished; check 'powerconsul status' ` +
+        `and re-run if the switch is still wanted`;
+    }
     let who = "another operator";
     try {
       const h = JSON.parse(holder?.value ?? "");
