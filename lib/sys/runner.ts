@@ -90,7 +90,9 @@ export const denoRunner: Runner = {
       };
       if (opts.env) cmdOpts.env = opts.env;
       if (opts.clearEnv) cmdOpts.clearEnv = true;
-      if (opts.cwd) cmdOpts.cwd = opts.cwd;
+      // Children start in / unless told otherwise: the caller's directory (the agent's, an
+      // operator's shell) may be gone or hidden, and a program must not depend on it.
+      cmdOpts.cwd = opts.cwd ?? "/";
       child = new Deno.Command(argv[0]!, cmdOpts).spawn();
     } catch (e) {
       const msg = e instanceof Error ? e.message.split("\n")[0]! : String(e);

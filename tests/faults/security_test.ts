@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { type AgentHandle, startCluster } from "../harness/consul.ts";
 import { sandboxDirs, uniqueName, writeConfig } from "../harness/system.ts";
 import { kvPut, register } from "../_agent.ts";
-import { LAUNCHER } from "../_cli.ts";
+import { LAUNCHER, REPO } from "../_cli.ts";
 import {
   assertNoCrash,
   cliAt,
@@ -172,8 +172,14 @@ agentTest(
         );
         // Fresh, empty tmpfs mounts over the three directories, in a private mount namespace:
         // whatever is in them afterwards was written by these commands (nothing else runs there).
+        // The checkout itself may live under /tmp (CI clones anywhere): bind it elsewhere first,
+        // so the tmpfs mounts cannot hide the launcher.
+        const alt = `/run/powerconsul-sec-${crypto.randomUUID().slice(0, 8)}`;
+        await Deno.mkdir(alt);
         const script = `
 set -u
+mount --bind "$REPO" "$ALT" || exit 96
+PC="$ALT/scripts/powerconsul"
 for d in /tmp /var/tmp /dev/shm; do mount -t tmpfs -o mode=1777,size=16m pcsec "$d" || exit 97; done
 "$PC" check process -n '-c 0:' -S sec --config "$CFG"
 "$PC" trigger critical -s "$HC" --config "$CFG"
@@ -186,7 +192,8 @@ find /tmp /var/tmp /dev/shm -mindepth 1 -print
         const o = await new Deno.Command("unshare", {
           args: ["--mount", "--propagation", "private", "--", "/bin/sh", "-c", script],
           env: {
-            PC: LAUNCHER,
+            REPO,
+            ALT: alt,
             CFG: config,
             HC: hc(),
             HCW: hc({ Status: "warning", CheckID: "sec-warn" }),
@@ -199,6 +206,7 @@ find /tmp /var/tmp /dev/shm -mindepth 1 -print
           stderr: "piped",
           signal: AbortSignal.timeout(60_000),
         }).output();
+        await Deno.remove(alt).catch(() => {});
         const dec = new TextDecoder();
         const out = dec.decode(o.stdout);
         assert.equal(o.code, 0, `${out}\n${dec.decode(o.stderr)}`);
