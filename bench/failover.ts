@@ -20,6 +20,7 @@ import type { AgentHandle } from "../tests/harness/consul.ts";
 import {
   type InitScriptHandle,
   installInitScript,
+  installWrapperScript,
   uniqueName,
   writeConfig,
 } from "../tests/harness/system.ts";
@@ -56,10 +57,6 @@ async function available(w: World): Promise<string | undefined> {
     }
   }
   return undefined;
-}
-
-function q(s: string): string {
-  return `'${s.replaceAll("'", `'\\''`)}'`;
 }
 
 export async function failoverSection(
@@ -112,19 +109,16 @@ export async function failoverSection(
     });
     const wrapper = `${base}-w${i + 2}`;
     const lockFile = join(w.dirs.lockDir, `${wrapper}.lock`);
-    const path = `/etc/init.d/${wrapper}`;
-    // the two-line init script of examples/init.d, pointing at the dev launcher; `service`
-    // clears the environment, so the agent address and the sandbox's net list are set here
-    await Deno.writeTextFile(
-      path,
-      `#!/bin/sh\nexec /usr/bin/env HOME=/root POWERCONSUL_NET=${q(net)} CONSUL_HTTP_ADDR=${
-        q(agent.httpAddr)
-      } ${q(LAUNCHER)} service ${q(wrapper)} "$@" -S ${SVC} -s ${q(daemon.name)} -F ${
-        q(lockFile)
-      } --config ${q(config)}\n`,
-      { mode: 0o755 },
-    );
-    await Deno.chmod(path, 0o755);
+    const path = await installWrapperScript({
+      name: wrapper,
+      consulService: SVC,
+      services: [daemon.name],
+      lockFile,
+      config,
+      agentAddr: agent.httpAddr,
+      net,
+      launcher: LAUNCHER,
+    });
     w.defer(() => Deno.remove(path));
     nodes.push({ agent, daemon, wrapper, lockFile, config });
   }

@@ -6,7 +6,12 @@
  */
 import { join } from "node:path";
 import { type AgentHandle, startCluster, waitFor } from "../tests/harness/consul.ts";
-import { installInitScript, sandboxDirs, uniqueName } from "../tests/harness/system.ts";
+import {
+  installInitScript,
+  installWrapperScript,
+  sandboxDirs,
+  uniqueName,
+} from "../tests/harness/system.ts";
 import { LAUNCHER } from "../tests/_cli.ts";
 
 const enc = new TextEncoder();
@@ -97,13 +102,16 @@ try {
       }),
     );
     // the init script an operator installs: `service <wrapper> start-primary` acts on the cluster
-    const wrapper = `/etc/init.d/${n.wrapper}`;
-    await Deno.writeTextFile(
-      wrapper,
-      `#!/bin/sh\nexec /usr/bin/env POWERCONSUL_NET=${n.agent.httpAddr} CONSUL_HTTP_ADDR=${n.agent.httpAddr} ${LAUNCHER} service ${n.wrapper} "$@" -S ${SVC} -s ${n.daemon.name} -F ${lock} --config ${config}\n`,
-      { mode: 0o755 },
-    );
-    await Deno.chmod(wrapper, 0o755);
+    const wrapper = await installWrapperScript({
+      name: n.wrapper,
+      consulService: SVC,
+      services: [n.daemon.name],
+      lockFile: lock,
+      config,
+      agentAddr: n.agent.httpAddr,
+      net: n.agent.httpAddr,
+      launcher: LAUNCHER,
+    });
     undo.push(wrapper);
     // agent config, as an operator deploys it: the service with its check, and the watches
     const pc = [LAUNCHER];

@@ -6,6 +6,7 @@ import { type AgentHandle, type ClusterHandle, startCluster, waitFor } from "./h
 import {
   type InitScriptHandle,
   installInitScript,
+  installWrapperScript,
   sandboxDirs,
   uniqueName,
   writeConfig,
@@ -31,28 +32,6 @@ interface Node {
  * The two-line init script of examples/init.d, pointing at the dev launcher. `service` clears
  * the environment (env -i), so the agent address and the sandbox's net list are set in it.
  */
-async function installWrapper(
-  cluster: ClusterHandle,
-  agent: AgentHandle,
-  name: string,
-  services: string[],
-  lockFile: string,
-  config: string,
-): Promise<string> {
-  const path = `/etc/init.d/${name}`;
-  const q = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
-  const text = `#!/bin/sh
-exec /usr/bin/env HOME=/root POWERCONSUL_NET=${q(cluster.netAllow)} CONSUL_HTTP_ADDR=${
-    q(agent.httpAddr)
-  } ${q(LAUNCHER)} service ${q(name)} "$@" -S ${SVC} -s ${q(services.join(","))} -F ${
-    q(lockFile)
-  } --config ${q(config)}
-`;
-  await Deno.writeTextFile(path, text, { mode: 0o755 });
-  await Deno.chmod(path, 0o755);
-  return path;
-}
-
 interface Ran {
   code: number;
   stdout: string;
@@ -153,14 +132,16 @@ async function setup(
       undo.push(() => daemon.remove());
       const wrapperName = `${base}-n${i + 2}`;
       const lockFile = join(dirs.lockDir, `${wrapperName}.lock`);
-      const wrapper = await installWrapper(
-        cluster,
-        agent,
-        wrapperName,
-        [daemon.name],
+      const wrapper = await installWrapperScript({
+        name: wrapperName,
+        consulService: SVC,
+        services: [daemon.name],
         lockFile,
         config,
-      );
+        agentAddr: agent.httpAddr,
+        net: cluster.netAllow,
+        launcher: LAUNCHER,
+      });
       undo.push(() => Deno.remove(wrapper));
       nodes.push({ agent, daemon, wrapper: wrapperName, lockFile });
     }

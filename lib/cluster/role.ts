@@ -38,27 +38,21 @@ export function place(input: PlaceInput): Placement {
   const spec = sel.group.spec;
   const common = sel.pattern === undefined ? {} : { pattern: sel.pattern };
   const via = sel.pattern === undefined ? "" : ` (filter "${sel.pattern}")`;
+  const placed = (
+    kind: "active" | "standby",
+    mode: "nodes" | "datacenters",
+    actives: { nodes: string[] } | { datacenter: string },
+    reason: string,
+  ): Placement => ({ kind, mode, lock: sel.lock, group: sel.group, actives, reason, ...common });
   if (spec.mode === "all-active") {
     return { kind: "all-active", reason: `clustered, every node active${via}`, ...common };
   }
   if (spec.mode === "nodes") {
-    const kind = spec.active.includes(node)
-      ? "active"
-      : spec.standby.includes(node)
-      ? "standby"
-      : undefined;
+    const kind = side(spec.active.includes(node), spec.standby.includes(node));
     if (!kind) {
       throw new ClusterError(`node ${node} is in neither active_nodes nor standby_nodes${via}`);
     }
-    return {
-      kind,
-      mode: "nodes",
-      lock: sel.lock,
-      group: sel.group,
-      actives: { nodes: spec.active },
-      reason: `node ${node} is listed ${kind === "active" ? "active" : "standby"}${via}`,
-      ...common,
-    };
+    return placed(kind, "nodes", { nodes: spec.active }, `node ${node} is listed ${kind}${via}`);
   }
   const known = input.datacenters;
   if (!known) throw new ClusterError("datacenter list unavailable for a datacenter-level document");
@@ -69,25 +63,22 @@ export function place(input: PlaceInput): Placement {
       );
     }
   }
-  const kind = datacenter === spec.active
-    ? "active"
-    : datacenter === spec.standby
-    ? "standby"
-    : undefined;
+  const kind = side(datacenter === spec.active, datacenter === spec.standby);
   if (!kind) {
     throw new ClusterError(
       `local datacenter ${datacenter} is neither active (${spec.active}) nor standby (${spec.standby})${via}`,
     );
   }
-  return {
+  return placed(
     kind,
-    mode: "datacenters",
-    lock: sel.lock,
-    group: sel.group,
-    actives: { datacenter: spec.active },
-    reason: `datacenter ${datacenter} is ${kind === "active" ? "active" : "standby"}${via}`,
-    ...common,
-  };
+    "datacenters",
+    { datacenter: spec.active },
+    `datacenter ${datacenter} is ${kind}${via}`,
+  );
+}
+
+function side(active: boolean, standby: boolean): "active" | "standby" | undefined {
+  return active ? "active" : standby ? "standby" : undefined;
 }
 
 export interface ActiveInstance {

@@ -326,3 +326,37 @@ export async function ensureUser(name: string): Promise<void> {
 export async function chown(path: string, user: string, group: string): Promise<void> {
   await Deno.chown(path, uidOf(user), gidOf(group));
 }
+
+/** What the cluster-aware init script of examples/init.d needs to know. */
+export interface WrapperScript {
+  /** `/etc/init.d/<name>`, and the name `service <name> …` acts as. */
+  name: string;
+  consulService: string;
+  /** Local services, in start order. */
+  services: string[];
+  lockFile: string;
+  config: string;
+  /** The node's own agent, host:port. */
+  agentAddr: string;
+  /** The sandbox's extra net list (POWERCONSUL_NET). */
+  net: string;
+  /** The powerconsul executable (the dev launcher in tests). */
+  launcher: string;
+}
+
+/**
+ * Install the two-line init script of examples/init.d as `/etc/init.d/<name>`, pointing at the
+ * dev launcher. `service` clears the environment, so the agent address, the sandbox's net list
+ * and HOME are set in the script. Returns its path; remove it in `finally`.
+ */
+export async function installWrapperScript(w: WrapperScript): Promise<string> {
+  const q = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
+  const path = `/etc/init.d/${w.name}`;
+  const text = `#!/bin/sh\nexec /usr/bin/env HOME=/root POWERCONSUL_NET=${q(w.net)} ` +
+    `CONSUL_HTTP_ADDR=${q(w.agentAddr)} ${q(w.launcher)} service ${q(w.name)} "$@" ` +
+    `-S ${q(w.consulService)} -s ${q(w.services.join(","))} -F ${q(w.lockFile)} ` +
+    `--config ${q(w.config)}\n`;
+  await Deno.writeTextFile(path, text, { mode: 0o755 });
+  await Deno.chmod(path, 0o755);
+  return path;
+}
