@@ -23,7 +23,11 @@ export async function kvGet(
     return null;
   }
   const [e] = await r.json() as { Value: string | null; ModifyIndex: number }[];
-  return { value: e!.Value === null ? null : atob(e!.Value), modifyIndex: e!.ModifyIndex };
+  // KV values are bytes; ours are UTF-8 text (atob alone would read them as Latin-1)
+  const value = e!.Value === null
+    ? null
+    : new TextDecoder().decode(Uint8Array.from(atob(e!.Value), (c) => c.charCodeAt(0)));
+  return { value, modifyIndex: e!.ModifyIndex };
 }
 
 export async function kvDelete(a: AgentHandle, key: string): Promise<void> {
