@@ -23,11 +23,14 @@ export async function kvGet(
     return null;
   }
   const [e] = await r.json() as { Value: string | null; ModifyIndex: number }[];
-  // KV values are bytes; ours are UTF-8 text (atob alone would read them as Latin-1)
-  const value = e!.Value === null
+  return { value: decodeValue(e!.Value), modifyIndex: e!.ModifyIndex };
+}
+
+/** A KV Value field as text: bytes are UTF-8 (atob alone would read them as Latin-1). */
+function decodeValue(v: string | null): string | null {
+  return v === null
     ? null
-    : new TextDecoder().decode(Uint8Array.from(atob(e!.Value), (c) => c.charCodeAt(0)));
-  return { value, modifyIndex: e!.ModifyIndex };
+    : new TextDecoder().decode(Uint8Array.from(atob(v), (c) => c.charCodeAt(0)));
 }
 
 export async function kvDelete(a: AgentHandle, key: string): Promise<void> {
@@ -87,4 +90,42 @@ export async function catalogTags(
     Service: { Tags: string[] | null };
   }[];
   return list.find((e) => e.Node.Node === node)?.Service.Tags ?? [];
+}
+
+/**
+ * Every version a KV key goes through, recorded with blocking queries until stop(): the parsed
+ * JSON documents, consecutive duplicates folded. For asserting "exactly one flip, one unlock".
+ */
+export function kvHistory(agent: AgentHandle, key: string) {
+  const seen: unknown[] = [];
+  const ctl = new AbortController();
+  const done = (async () => {
+    let index = 0;
+    while (!ctl.signal.aborted) {
+      try {
+        const r = await fetch(`${agent.url}/v1/kv/${key}?index=${index}&wait=5s`, {
+          signal: ctl.signal,
+        });
+        const next = Number(r.headers.get("X-Consul-Index"));
+        if (r.status !== 200) {
+          await r.body?.cancel();
+        } else {
+          const [e] = await r.json() as { Value: string | null }[];
+          const doc = JSON.parse(decodeValue(e!.Value) ?? "null");
+          if (JSON.stringify(doc) !== JSON.stringify(seen.at(-1))) seen.push(doc);
+        }
+        index = next;
+      } catch {
+        break;
+      }
+    }
+  })();
+  return {
+    seen,
+    async stop(): Promise<unknown[]> {
+      ctl.abort();
+      await done;
+      return seen;
+    },
+  };
 }

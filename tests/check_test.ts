@@ -11,7 +11,7 @@ import {
   uniqueName,
   writeConfig,
 } from "./harness/system.ts";
-import { agentChecks, catalogTags, kvGet, kvPut, register, ttl } from "./_agent.ts";
+import { agentChecks, catalogTags, kvGet, kvHistory, kvPut, register, ttl } from "./_agent.ts";
 import { checkJson, cli, LAUNCHER } from "./_cli.ts";
 
 const agentTest = (name: string, fn: (t: Deno.TestContext) => Promise<void>) =>
@@ -117,24 +117,7 @@ agentTest(
     const original = { active_nodes: [n2.name], standby_nodes: [n3.name] };
     await kvPut(cluster.server, key, JSON.stringify(original));
     // record every version of the document with blocking queries
-    const history: string[] = [];
-    const stopWatch = new AbortController();
-    const watcher = (async () => {
-      let index = 0;
-      while (!stopWatch.signal.aborted) {
-        try {
-          const r = await fetch(`${cluster.server.url}/v1/kv/${key}?index=${index}&wait=5s`, {
-            signal: stopWatch.signal,
-          });
-          const idx = Number(r.headers.get("X-Consul-Index"));
-          const body = await r.json() as { Value: string }[];
-          if (idx !== index) history.push(atob(body[0]!.Value));
-          index = idx;
-        } catch {
-          break;
-        }
-      }
-    })();
+    const history = kvHistory(cluster.server, key);
     await s2.start();
     for (const [agent, svc] of [[n2, s2], [n3, s3]] as const) {
       await register(agent, {
@@ -210,9 +193,7 @@ agentTest(
       },
       { timeoutMs: 30_000 },
     );
-    stopWatch.abort();
-    await watcher;
-    const docs = history.map((h) => JSON.parse(h));
+    const docs = await history.stop();
     assert.deepEqual(
       docs,
       [original, flipped, cleared],

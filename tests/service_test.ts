@@ -11,7 +11,7 @@ import {
   uniqueName,
   writeConfig,
 } from "./harness/system.ts";
-import { agentChecks, kvGet, kvPut, register } from "./_agent.ts";
+import { agentChecks, kvGet, kvHistory, kvPut, register } from "./_agent.ts";
 import { LAUNCHER } from "./_cli.ts";
 
 const agentTest = (name: string, fn: (t: Deno.TestContext) => Promise<void>) =>
@@ -208,35 +208,6 @@ async function settled(s: Setup, what: string) {
   }, { timeoutMs: 30_000 });
 }
 
-/** Record every version of a key with blocking queries until stopped. */
-function recordKey(a: AgentHandle, key: string) {
-  const history: unknown[] = [];
-  const stop = new AbortController();
-  const done = (async () => {
-    let index = 0;
-    while (!stop.signal.aborted) {
-      try {
-        const r = await fetch(`${a.url}/v1/kv/${key}?index=${index}&wait=5s`, {
-          signal: stop.signal,
-        });
-        const idx = Number(r.headers.get("X-Consul-Index"));
-        const body = await r.json() as { Value: string }[];
-        if (idx !== index) history.push(JSON.parse(atob(body[0]!.Value)));
-        index = idx;
-      } catch {
-        break;
-      }
-    }
-  })();
-  return {
-    history,
-    async stop() {
-      stop.abort();
-      await done;
-    },
-  };
-}
-
 const allNull = (tree: Record<string, string | null>) =>
   Object.entries(tree).filter(([k]) => /\/(promote|demote)$/.test(k)).every(([, v]) =>
     v === "NULL"
@@ -257,7 +228,7 @@ agentTest(
       await settled(s, "active running and standby stopped, both checks passing");
 
       const original = JSON.parse((await kvGet(s.cluster.server, s.key))!.value!);
-      const rec = recordKey(s.cluster.server, s.key);
+      const rec = kvHistory(s.cluster.server, s.key);
       const t0 = performance.now();
       const r = await service([n3.wrapper, "start-primary"]);
       assert.equal(r.code, 0, show(r));
@@ -315,8 +286,7 @@ agentTest(
       ]);
       assert.ok(allNull(tree), JSON.stringify(tree));
       await settled(s, "roles settled after the switch");
-      await rec.stop();
-      assert.deepEqual(rec.history, [
+      assert.deepEqual(await rec.stop(), [
         original,
         { active_nodes: [a3], standby_nodes: [a2], lock: true },
         cleared,

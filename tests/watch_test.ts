@@ -11,7 +11,7 @@ import {
   uniqueName,
   writeConfig,
 } from "./harness/system.ts";
-import { agentChecks, kvGet, kvPut, register } from "./_agent.ts";
+import { agentChecks, kvGet, kvHistory, kvPut, register } from "./_agent.ts";
 import { cli, LAUNCHER } from "./_cli.ts";
 
 const agentTest = (name: string, fn: (t: Deno.TestContext) => Promise<void>) =>
@@ -480,41 +480,6 @@ async function failover(withU: boolean) {
       `${(e as Error).message}\n${await dump(n2)}\n${await dump(n3)}\ndocument versions: ${docs}`,
     );
   }
-}
-
-/** Every version a KV key goes through (blocking queries), until stop(). */
-function kvHistory(agent: AgentHandle, key: string) {
-  const seen: unknown[] = [];
-  const ctl = new AbortController();
-  const done = (async () => {
-    let index = 0;
-    while (!ctl.signal.aborted) {
-      try {
-        const r = await fetch(`${agent.url}/v1/kv/${key}?index=${index}&wait=5s`, {
-          signal: ctl.signal,
-        });
-        const next = Number(r.headers.get("X-Consul-Index"));
-        if (r.status !== 200) {
-          await r.body?.cancel();
-        } else {
-          const [e] = await r.json() as { Value: string }[];
-          const doc = JSON.parse(atob(e!.Value));
-          if (JSON.stringify(doc) !== JSON.stringify(seen.at(-1))) seen.push(doc);
-        }
-        index = next;
-      } catch {
-        break;
-      }
-    }
-  })();
-  return {
-    seen,
-    async stop(): Promise<unknown[]> {
-      ctl.abort();
-      await done;
-      return seen;
-    },
-  };
 }
 
 agentTest(
