@@ -133,13 +133,18 @@ export function decide(p: Placement, actives: ActiveInstance[] = []): Decision {
     case "active":
       return { ...base, role: "primary", clustered: true, expects: true, reason: p.reason };
     case "standby": {
-      const passing = actives.some((a) => a.passing);
       const seen = describeActives(actives);
-      if (passing) {
+      const standby = { ...base, role: "secondary" as const, clustered: true };
+      // Every way a standby stays stopped without a passing active: it waits, never takes over.
+      const wait = (why: string): Decision => ({
+        ...standby,
+        expects: false,
+        waiting: true,
+        reason: `${p.reason}; ${why}`,
+      });
+      if (actives.some((a) => a.passing)) {
         return {
-          ...base,
-          role: "secondary",
-          clustered: true,
+          ...standby,
           expects: false,
           // clear a switch lock only on evidence from after the switch
           unlockDue: p.lock && actives.some((a) => a.passing && a.settled !== false),
@@ -150,43 +155,26 @@ export function decide(p: Placement, actives: ActiveInstance[] = []): Decision {
         // A dead node keeps its registration (serfHealth shows the death); no registration at
         // all means not registered yet (booting, deploying) or removed on purpose: unknown,
         // and unknown is never acted on.
-        return {
-          ...base,
-          role: "secondary",
-          clustered: true,
-          expects: false,
-          waiting: true,
-          reason: `${p.reason}; no active instance is registered in the catalog: not taking ` +
-            `over on an absence (register the service on the actives, or run start-primary)`,
-        };
+        return wait(
+          "no active instance is registered in the catalog: not taking over on an absence " +
+            "(register the service on the actives, or run start-primary)",
+        );
       }
       const pending = actives.filter((a) => a.pending).map((a) => a.node);
       if (pending.length > 0) {
-        return {
-          ...base,
-          role: "secondary",
-          clustered: true,
-          expects: false,
-          waiting: true,
-          reason: `${p.reason}; active ${pending.join(", ")} has not run its checks yet ` +
-            `(${seen}): staying stopped until it reports`,
-        };
+        return wait(
+          `active ${pending.join(", ")} has not run its checks yet (${seen}): staying stopped ` +
+            "until it reports",
+        );
       }
       if (p.lock) {
-        return {
-          ...base,
-          role: "secondary",
-          clustered: true,
-          expects: false,
-          waiting: true,
-          reason: `${p.reason}; no active instance passing (${seen}) but the cluster document ` +
-            `is locked (a switch is under way): staying stopped`,
-        };
+        return wait(
+          `no active instance passing (${seen}) but the cluster document is locked (a switch ` +
+            "is under way): staying stopped",
+        );
       }
       return {
-        ...base,
-        role: "secondary",
-        clustered: true,
+        ...standby,
         expects: true,
         actingPrimary: true,
         flipDue: true,
