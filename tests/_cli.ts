@@ -34,9 +34,11 @@ export async function cli(args: string[], opts: CliOptions = {}): Promise<CliRes
     stderr: "piped",
   }).spawn();
   if (opts.stdin !== undefined) {
+    // a command that exits before reading its stdin (a usage error) is not a test error: the
+    // broken pipe is ignored and the exit code tells the story
     const w = child.stdin.getWriter();
-    await w.write(new TextEncoder().encode(opts.stdin));
-    await w.close();
+    await w.write(new TextEncoder().encode(opts.stdin)).catch(() => {});
+    await w.close().catch(() => {});
   }
   const timer = setTimeout(() => {
     try {

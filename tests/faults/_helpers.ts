@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import type { AgentHandle, ClusterHandle } from "../harness/consul.ts";
-import { type CliResult, LAUNCHER } from "../_cli.ts";
+import { cli, type CliOptions, type CliResult } from "../_cli.ts";
 import { crashLine } from "./_results.ts";
 
 export interface RunOpts {
@@ -17,44 +17,18 @@ export interface Timed extends CliResult {
   ms: number;
 }
 
-/**
- * The CLI against `addr` (an agent's address, or a proxy's), with `config` — like tests/_cli.ts
- * cli(), under the same launcher and sandbox, but a command that exits before reading its stdin
- * (a usage error) is not a test error: the broken pipe is ignored.
- */
+/** The CLI (tests/_cli.ts cli(), same launcher and sandbox) against `addr`, with `config`, timed. */
 export function cliAt(cluster: ClusterHandle, addr: string, config: string) {
   return async (args: string[], o: RunOpts = {}): Promise<Timed> => {
     const t0 = performance.now();
-    const child = new Deno.Command(LAUNCHER, {
-      args: [...args, "--config", config],
-      env: {
-        POWERCONSUL_NET: o.net ? `${cluster.netAllow},${o.net}` : cluster.netAllow,
-        CONSUL_HTTP_ADDR: addr,
-        ...o.env,
-      },
-      stdin: o.stdin === undefined ? "null" : "piped",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const timer = setTimeout(() => {
-      try {
-        child.kill("SIGKILL");
-      } catch { /* gone */ }
-    }, o.timeoutMs ?? 60_000);
-    if (o.stdin !== undefined) {
-      const w = child.stdin.getWriter();
-      await w.write(new TextEncoder().encode(o.stdin)).catch(() => {});
-      await w.close().catch(() => {});
-    }
-    const out = await child.output();
-    clearTimeout(timer);
-    const dec = new TextDecoder();
-    return {
-      code: out.code,
-      stdout: dec.decode(out.stdout),
-      stderr: dec.decode(out.stderr),
-      ms: performance.now() - t0,
+    const opts: CliOptions = {
+      net: o.net ? `${cluster.netAllow},${o.net}` : cluster.netAllow,
+      env: { CONSUL_HTTP_ADDR: addr, ...o.env },
     };
+    if (o.stdin !== undefined) opts.stdin = o.stdin;
+    if (o.timeoutMs !== undefined) opts.timeoutMs = o.timeoutMs;
+    const r = await cli([...args, "--config", config], opts);
+    return { ...r, ms: performance.now() - t0 };
   };
 }
 
