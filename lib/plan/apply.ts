@@ -1,0 +1,139 @@
+/**
+ * The executor: runs planned steps through Effects, or, in a dry run, prints each one as
+ * "would …" and performs nothing. The dry-run sandbox is entered here and nowhere else: before
+ * the first step of a dry run is printed, the process gives up its permission to start
+ * programs, so no bug further down can run an action.
+ */
+import { describeError } from "../errors.ts";
+import type { RunResult } from "../sys/runner.ts";
+import { describeStep, type RunStep, type Step } from "./step.ts";
+
+/** What the executor needs from the outside world; tests pass a recording fake. */
+export interface Effects {
+  /** false when a checked write lost (the key changed, or exists for create-only). */
+  kvPut(key: string, value: string, opts: { cas?: number; dc?: string }): Promise<boolean>;
+  setTags(step: { serviceId: string; tags: string[]; registration: unknown }): Promise<void>;
+  run(step: RunStep): Promise<RunResult>;
+  lockFile(op: "create" | "remove", path: string): Promise<void>;
+  sleep(ms: number): Promise<void>;
+}
+
+export interface Outcome {
+  step: Step;
+  /** The step did what it says (always true in a dry run). */
+  ok: boolean;
+  /** "ok", "dry run", "lost the race", or the error's one line. */
+  detail: string;
+  /** For run steps that ran. */
+  run?: RunResult;
+  dryRun: boolean;
+}
+
+export interface ExecutorOptions {
+  dryRun: boolean;
+  /** Where a dry run prints its lines (and message steps of a real run go). */
+  print(line: string): void;
+  /** Where a real run records each step it performed (a log). */
+  record?: (line: string) => void;
+  /** Gives up the run permission; injected so unit tests can observe it. */
+  dropRun?: () => void;
+}
+
+/** Deno's permission API: revoking one command is not enough while run is granted broadly. */
+export function dropRunPermission(): void {
+  Deno.permissions.revokeSync({ name: "run" });
+}
+
+export class Executor {
+  /** Every step applied, in order, with its outcome. */
+  readonly journal: Outcome[] = [];
+  #sealed = false;
+
+  constructor(private effects: Effects, private opts: ExecutorOptions) {}
+
+  get dryRun(): boolean {
+    return this.opts.dryRun;
+  }
+
+  /**
+   * Enter the dry-run sandbox now (a no-op for a real run). Called by apply() before the first
+   * step; a command calls it itself once its read-only probes are done and it has no step.
+   */
+  seal(): void {
+    if (!this.opts.dryRun || this.#sealed) return;
+    this.#sealed = true;
+    (this.opts.dropRun ?? dropRunPermission)();
+  }
+
+  async apply(step: Step): Promise<Outcome> {
+    const outcome = this.opts.dryRun ? this.#print(step) : await this.#perform(step);
+    this.journal.push(outcome);
+    return outcome;
+  }
+
+  /** Apply in order; with stopOnFailure the first failed step ends the list. */
+  async applyAll(steps: Step[], stopOnFailure = false): Promise<Outcome[]> {
+    const out: Outcome[] = [];
+    for (const s of steps) {
+      const o = await this.apply(s);
+      out.push(o);
+      if (stopOnFailure && !o.ok) break;
+    }
+    return out;
+  }
+
+  #print(step: Step): Outcome {
+    this.seal();
+    this.opts.print(step.kind === "message" ? step.text : `would ${describeStep(step)}`);
+    return { step, ok: true, detail: "dry run", dryRun: true };
+  }
+
+  async #perform(step: Step): Promise<Outcome> {
+    const done = (ok: boolean, detail: string, run?: RunResult): Outcome => {
+      if (step.kind !== "message") {
+        this.opts.record?.(`${describeStep(step)}: ${ok ? "ok" : `FAILED (${detail})`}`);
+      }
+      return run ? { step, ok, detail, run, dryRun: false } : { step, ok, detail, dryRun: false };
+    };
+    try {
+      switch (step.kind) {
+        case "kv-write": {
+          const opts: { cas?: number; dc?: string } = {};
+          if (step.cas !== undefined) opts.cas = step.cas;
+          if (step.dc !== undefined) opts.dc = step.dc;
+          const won = await this.effects.kvPut(step.key, step.value, opts);
+          return done(won, won ? "ok" : "lost the race");
+        }
+        case "flag": {
+          const opts: { cas?: number; dc?: string } = step.createOnly ? { cas: 0 } : {};
+          if (step.dc !== undefined) opts.dc = step.dc;
+          const won = await this.effects.kvPut(step.key, step.value, opts);
+          return done(won, won ? "ok" : "already set");
+        }
+        case "tags":
+          await this.effects.setTags(step);
+          return done(true, "ok");
+        case "run": {
+          const r = await this.effects.run(step);
+          const ok = !r.spawnError && !r.timedOut && r.code === 0;
+          return done(
+            ok,
+            ok ? "ok" : r.spawnError ?? (r.timedOut ? "timed out" : `exit ${r.code ?? r.signal}`),
+            r,
+          );
+        }
+        case "lock-file":
+          await this.effects.lockFile(step.op, step.path);
+          return done(true, "ok");
+        case "wait":
+          await this.effects.sleep(step.ms);
+          return done(true, "ok");
+        case "message":
+          this.opts.print(step.text);
+          return done(true, "ok");
+      }
+    } catch (e) {
+      return done(false, describeError(e));
+    }
+  }
+}

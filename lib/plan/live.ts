@@ -1,0 +1,32 @@
+/** Effects against the real world: the Consul client, the program runner, the file system. */
+import type { ConsulClient } from "../consul/client.ts";
+import type { WireService } from "../consul/types.ts";
+import type { Runner } from "../sys/runner.ts";
+import type { Effects } from "./apply.ts";
+
+export function liveEffects(consul: ConsulClient, runner: Runner): Effects {
+  return {
+    kvPut: (key, value, opts) => consul.kvPut(key, value, opts),
+    setTags: (s) => consul.setServiceTags(s.registration as WireService, s.tags),
+    run: (s) => {
+      const opts: Parameters<Runner["run"]>[1] = { timeoutMs: s.timeoutMs };
+      if (s.stdin !== undefined) opts.stdin = s.stdin;
+      if (s.env !== undefined) opts.env = s.env;
+      return runner.run(s.argv, opts);
+    },
+    async lockFile(op, path) {
+      if (op === "create") {
+        const f = await Deno.open(path, { write: true, createNew: true, mode: 0o600 });
+        await f.write(new TextEncoder().encode(`${Deno.pid}\n`));
+        f.close();
+        return;
+      }
+      try {
+        await Deno.remove(path);
+      } catch (e) {
+        if (!(e instanceof Deno.errors.NotFound)) throw e;
+      }
+    },
+    sleep: (ms) => new Promise<void>((r) => setTimeout(r, Math.max(0, ms))),
+  };
+}
