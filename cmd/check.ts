@@ -1,32 +1,18 @@
 /**
- * `powerconsul check service|servicegroup|crontab|process -S <consulService> …`
- *
- * Decide whether the local resource is in the state its cluster role wants; answer with one
- * JSON line and exit 0 passing, 1 warning, 2 critical, 3 unknown (SPEC §6).
+ * `powerconsul check service|servicegroup|crontab|process -S <consulService> …`: help, options
+ * and wiring. The check itself is lib/check/ (run.ts, plan.ts, probe.ts); its answer is one JSON
+ * line and exit 0 passing, 1 warning, 2 critical, 3 unknown (lib/check/line.ts).
  */
 import { bool, globalFlags, parseArgv, type Parsed, required, str } from "../lib/args.ts";
-import { type Ctx, dropRunPermission, type Io, makeContext } from "../lib/context.ts";
+import { type CheckArgs, type Kind, KINDS } from "../lib/check/args.ts";
+import { checkCode, renderCheck } from "../lib/check/line.ts";
+import { runCheck, unknownResult } from "../lib/check/run.ts";
+import type { Command } from "../lib/command.ts";
+import { type Ctx, type Io, makeContext } from "../lib/context.ts";
 import { describeError, UsageError } from "../lib/errors.ts";
-import { type CheckState, Exit } from "../lib/exit_codes.ts";
-import { checkCode, type CheckResult, renderCheck } from "../lib/output.ts";
-import {
-  casClusterDoc,
-  flipFor,
-  IdentityCache,
-  resolveCluster,
-  unlockFor,
-} from "../lib/cluster/resolve.ts";
-import { probeService } from "../lib/probes/service.ts";
-import { probeCrontab } from "../lib/probes/crontab.ts";
-import { findTask, probeProcs, readProcessTable } from "../lib/probes/procs.ts";
-import type { LocalService } from "../lib/consul/client.ts";
-import type { Logger } from "../lib/log.ts";
-import { fromFileUrl } from "../lib/paths.ts";
-import { triggerLimitReached } from "../lib/triggers/limit.ts";
-import type { Command } from "./mod.ts";
+import { Exit } from "../lib/exit_codes.ts";
 
-const KINDS = ["service", "servicegroup", "crontab", "process"] as const;
-type Kind = typeof KINDS[number];
+export type { CheckArgs } from "../lib/check/args.ts";
 
 const help =
   `Usage: powerconsul check <service|servicegroup|crontab|process> -S <consulService> [options]
@@ -64,19 +50,6 @@ const OPTIONS = {
   noopfile: { type: "string", short: "F" },
   updatekv: { type: "boolean", short: "U" },
 } as const;
-
-export interface CheckArgs {
-  kind: Kind;
-  consulService: string;
-  services: string[];
-  user?: string;
-  pattern?: string;
-  nagiosArgs?: string;
-  procStr?: string;
-  procRe?: RegExp;
-  noopFile?: string;
-  updateKv: boolean;
-}
 
 /** Validate the command line completely before anything talks to Consul (pure). */
 export function parseCheckArgs(p: Parsed): CheckArgs {
@@ -124,64 +97,6 @@ export function parseCheckArgs(p: Parsed): CheckArgs {
   return a;
 }
 
-function resourceOf(a: CheckArgs): string {
-  if (a.kind === "crontab") return a.user!;
-  if (a.kind === "process") return a.nagiosArgs!;
-  return a.services.join(",");
-}
-
-/** Probe outcome: running, stopped, or check_procs' warning band. */
-interface Probed {
-  running: boolean | "warning";
-  detail: string;
-}
-
-/**
- * Look at the resource. Started before the cluster state is known (it does not depend on it),
- * so the probe's process runs while the Consul requests are in flight; `expects` is applied
- * afterwards by the returned function.
- */
-async function probe(ctx: Ctx, a: CheckArgs): Promise<(expects: boolean) => Probed> {
-  const timeoutMs = ctx.config.probeTimeout * 1000;
-  switch (a.kind) {
-    case "service":
-    case "servicegroup": {
-      const states = await Promise.all(
-        a.services.map((s) => probeService(ctx.runner, ctx.config.serviceManager, s, timeoutMs)),
-      );
-      const up = states.filter((s) => s.running).map((s) => s.name);
-      const down = states.filter((s) => !s.running).map((s) => s.name);
-      const say = (names: string[], what: string) =>
-        names.length ? `${names.join(",")} ${what}` : "";
-      const detail = [say(up, "running"), say(down, "stopped")].filter((x) => x).join("; ");
-      // expects running: all must run; expects stopped: none may run
-      return (expects) => ({ running: expects ? down.length === 0 : up.length > 0, detail });
-    }
-    case "crontab": {
-      const v = await probeCrontab(ctx.config.crontabDir, a.user!, a.pattern);
-      return () => ({ running: v.installed, detail: v.detail });
-    }
-    case "process": {
-      const v = await probeProcs(ctx.runner, ctx.config.checkProcs, a.nagiosArgs!, timeoutMs);
-      const running = v.state === "ok" ? true : v.state === "warning" ? "warning" : false;
-      return () => ({ running, detail: v.detail });
-    }
-  }
-}
-
-function judge(expects: boolean, p: Probed): CheckState {
-  if (p.running === "warning") return "warning";
-  return p.running === expects ? "passing" : "critical";
-}
-
-/** The tags a passing check wants: `nodns` when stopped as expected, none when running. */
-export function wantedTags(current: string[], expects: boolean): string[] | null {
-  const has = current.includes("nodns");
-  if (!expects && !has) return [...current, "nodns"];
-  if (expects && has) return current.filter((t) => t !== "nodns");
-  return null;
-}
-
 export const command: Command = {
   name: "check",
   summary: "decide whether a local resource is in the state its cluster role wants (script check)",
@@ -195,16 +110,7 @@ export const command: Command = {
       return Exit.OK;
     }
     const a = parseCheckArgs(p);
-    const result: CheckResult = {
-      type: a.kind,
-      resource: resourceOf(a),
-      consulService: a.consulService,
-      expects: null,
-      clustered: false,
-      role: null,
-      state: "unknown",
-      message: "",
-    };
+    const result = unknownResult(a);
     const emit = (plan: string[] = []) => {
       io.out(renderCheck(result, g.output ?? "json") + "\n");
       for (const line of plan) io.out(`dry-run: ${line}\n`);
@@ -220,7 +126,7 @@ export const command: Command = {
     const log = ctx.logger(`check/${a.kind}.${a.consulService}.log`, "check", a.consulService);
     try {
       const plan: string[] = [];
-      await runCheck(ctx, a, result, log, plan);
+      await runCheck(ctx, a, result, log, (line) => plan.push(line));
       log[result.state === "passing" ? "info" : "warn"](
         `${result.state} role=${result.role} expects=${result.expects} ${result.message}`,
       );
@@ -233,158 +139,3 @@ export const command: Command = {
     }
   },
 };
-
-async function runCheck(
-  ctx: Ctx,
-  a: CheckArgs,
-  result: CheckResult,
-  log: Logger,
-  plan: string[],
-): Promise<void> {
-  const dry = ctx.flags.dryRun;
-  // Overrides first: they need no Consul and must work while the agent is busy or restarting.
-  if (a.noopFile) {
-    let exists = false;
-    try {
-      await Deno.stat(a.noopFile);
-      exists = true;
-    } catch (e) {
-      if (!(e instanceof Deno.errors.NotFound)) {
-        throw new Error(`cannot check noop file ${a.noopFile}: ${describeError(e)}`);
-      }
-    }
-    if (exists) {
-      result.state = "passing";
-      result.message =
-        `noop file ${a.noopFile} exists (maintenance under way): passing without probing`;
-      return;
-    }
-  }
-  if (a.procStr !== undefined || a.procRe) {
-    const table = await readProcessTable(ctx.runner, ctx.config.probeTimeout * 1000);
-    const match: { substring?: string; regex?: RegExp } = {};
-    if (a.procStr !== undefined) match.substring = a.procStr;
-    if (a.procRe) match.regex = a.procRe;
-    const task = findTask(table, match, Deno.pid, mainModulePath());
-    if (task) {
-      result.state = "passing";
-      result.message = `task in progress (pid ${task.pid}: ${
-        task.argv.join(" ").slice(0, 120)
-      }): passing without probing`;
-      return;
-    }
-  }
-
-  // The probe, the local registration and the cluster document are independent: all at once.
-  const probed = probe(ctx, a);
-  probed.catch(() => {}); // awaited below; this only keeps an early failure elsewhere quiet
-  const localP = ctx.consul.localService(a.consulService);
-  // The hint may never be awaited (the document read can fail first): a failed registration
-  // read must then be a quiet null, not an unhandled rejection that kills the process.
-  const hint = localP.then((l) => l[0]?.node ?? null, () => null);
-  const id = new IdentityCache(ctx.consul, ctx.config, hint);
-  const [localR, viewR] = await Promise.allSettled([
-    localP,
-    resolveCluster(ctx.consul, ctx.config, a.consulService, id),
-  ]);
-  if (localR.status === "rejected") throw localR.reason;
-  const local = localR.value;
-  if (local.length === 0) {
-    throw new Error(`service ${a.consulService} is not registered with the local Consul agent`);
-  }
-  if (viewR.status === "rejected") throw viewR.reason;
-  let view = viewR.value;
-  const notes: string[] = [];
-  // The local resource's state is known before anything is written: a probe that fails (hung
-  // and killed at probeTimeout, plugin error) makes the check unknown, and unknown state is
-  // never acted on (SPEC §10.1) — no -U flip, no lock clear.
-  const look = await probed;
-
-  // -U: a standby with no active passing flips the document (CAS on the index it decided on).
-  if (view.decision.flipDue && a.updateKv) {
-    const next = flipFor(view);
-    if (dry) {
-      plan.push(
-        `would write ${view.key} = ${JSON.stringify(next)} (cas ${view.entry!.modifyIndex})`,
-      );
-    } else {
-      const out = await casClusterDoc(ctx.consul, view, next, id);
-      log.warn(`-U flip of ${view.key}: ${out.notes.join("; ")}`);
-      if (out.won) {
-        notes.push(
-          `flipped ${view.key}: this node is now active (locked until the new actives pass)`,
-        );
-      } else {
-        notes.push(`lost the flip race (${out.notes[0]}); re-read the document`);
-      }
-      view = await resolveCluster(ctx.consul, ctx.config, a.consulService, id);
-    }
-  }
-
-  const d = view.decision;
-  result.role = d.role;
-  result.clustered = d.clustered;
-  result.expects = d.expects;
-
-  const seen = look(d.expects);
-  if (dry) dropRunPermission();
-  result.state = judge(d.expects, seen);
-  const want = d.expects ? "running" : "stopped";
-  result.message = `${seen.detail}; should be ${want}: ${d.reason}` +
-    (notes.length ? `; ${notes.join("; ")}` : "");
-
-  // The first standby check that sees the new actives passing clears the switch lock.
-  if (d.unlockDue) {
-    const next = unlockFor(view);
-    if (dry) {
-      plan.push(
-        `would write ${view.key} = ${JSON.stringify(next)} (cas ${view.entry!.modifyIndex})`,
-      );
-    } else {
-      try {
-        const out = await casClusterDoc(ctx.consul, view, next, id);
-        log.info(`lock clear on ${view.key}: ${out.notes.join("; ")}`);
-        result.message += out.won
-          ? "; cleared the switch lock"
-          : "; lock already changed by another node";
-      } catch (e) {
-        log.warn(`could not clear the lock on ${view.key}: ${describeError(e)}`);
-      }
-    }
-  }
-
-  const limit = await triggerLimitReached(ctx.config, a.consulService);
-  if (limit) result.message += `; ${limit.message}`;
-  if (result.state === "passing") await updateTags(ctx, local, d.expects, log, plan, dry);
-}
-
-/** Tag writes: only when the tags change; a failure is logged and never changes the result. */
-async function updateTags(
-  ctx: Ctx,
-  local: LocalService[],
-  expects: boolean,
-  log: Logger,
-  plan: string[],
-  dry: boolean,
-) {
-  const writes = local.flatMap((svc) => {
-    const next = wantedTags(svc.service.Tags ?? [], expects);
-    return next ? [{ svc, next }] : [];
-  });
-  for (const w of writes) {
-    if (dry) plan.push(`would set tags of ${w.svc.id} to ${JSON.stringify(w.next)}`);
-  }
-  if (dry) return;
-  await Promise.all(writes.map(async (w) => {
-    try {
-      await ctx.consul.setServiceTags(w.svc.service, w.next);
-      log.info(`tags of ${w.svc.id} set to ${JSON.stringify(w.next)}`);
-    } catch (e) {
-      log.warn(`tag update of ${w.svc.id} failed (result unchanged): ${describeError(e)}`);
-    }
-  }));
-}
-
-function mainModulePath(): string {
-  return fromFileUrl(Deno.mainModule);
-}

@@ -3,20 +3,13 @@
  * exit the process; anything they throw becomes one line on stderr and a defined code.
  */
 import { GLOBAL_OPTIONS } from "../lib/args.ts";
+import type { Command } from "../lib/command.ts";
 import type { Io } from "../lib/context.ts";
 import { describeError, PowerconsulError, UsageError } from "../lib/errors.ts";
 import { Exit } from "../lib/exit_codes.ts";
 import denoJson from "../deno.json" with { type: "json" };
 
-export interface Command {
-  name: string;
-  summary: string;
-  help: string;
-  /** argv without the command word; global flags may appear anywhere in it. */
-  run(argv: string[], io: Io): Promise<number>;
-  /** Exit code for errors escaping run() (check: 3, others: by error type). */
-  errorCode?: number;
-}
+export type { Command } from "../lib/command.ts";
 
 type Loader = () => Promise<{ command: Command }>;
 

@@ -23,7 +23,8 @@ import {
   sayer,
 } from "../lib/service/actions.ts";
 import { gate, parseServiceArgs, type ServiceArgs } from "../lib/service/plan.ts";
-import { gatherStatus, paintFor, renderTable } from "../lib/service/status.ts";
+import { gatherStatus } from "../lib/status/view.ts";
+import { paintFor, renderTable } from "../lib/status/table.ts";
 import { handleFlag, startPrimary } from "../lib/service/switch.ts";
 import type { Command } from "./mod.ts";
 

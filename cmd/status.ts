@@ -8,7 +8,8 @@ import { IdentityCache } from "../lib/cluster/resolve.ts";
 import { type Io, makeContext } from "../lib/context.ts";
 import { UsageError } from "../lib/errors.ts";
 import { Exit } from "../lib/exit_codes.ts";
-import { gatherStatus, paintFor, renderTable } from "../lib/service/status.ts";
+import { gatherStatus } from "../lib/status/view.ts";
+import { paintFor, renderTable } from "../lib/status/table.ts";
 import type { Command } from "./mod.ts";
 
 const help = `Usage: powerconsul status [-S <consulService>] [--json]

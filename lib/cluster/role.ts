@@ -1,12 +1,17 @@
 /**
- * Role resolution (SPEC §5) as two pure steps:
+ * Role resolution as two pure steps:
  *   place(doc, node, dc, datacenters) → where the node sits, and which instances are "the actives"
- *   decide(placement, actives)        → role, expected state, and the KV repairs that are due
+ *   decide(placement, actives)        → role, expected state, the KV repairs that are due, and
+ *                                       the sentences every command prints about the role
  */
 import { ClusterError } from "../errors.ts";
 import { type ClusterDoc, type Group, selectGroup } from "./doc.ts";
 
+/** A node's role for a service; also the role a trigger acts as. */
 export type Role = "standalone" | "primary" | "secondary";
+
+/** The role with how a standby stands, for status views. */
+export type Stance = Role | "secondary-acting-primary" | "secondary-waiting";
 
 export type Placement =
   | { kind: "standalone"; reason: string }
@@ -30,7 +35,7 @@ export interface PlaceInput {
   datacenters?: string[];
 }
 
-/** Where the node sits in the document. Throws ClusterError for every SPEC §5 error. */
+/** Where the node sits in the document. Throws ClusterError for every document error. */
 export function place(input: PlaceInput): Placement {
   const { doc, node, datacenter } = input;
   if (doc === null) return { kind: "standalone", reason: "no cluster document: standalone" };
@@ -109,7 +114,17 @@ export interface Decision {
   flipDue: boolean;
   /** The lock can be cleared (standby that sees an active passing while locked). */
   unlockDue: boolean;
+  /** The role a trigger acts as: a standby taking over acts as primary. */
+  actsAs: Role;
+  /** The role with how a standby stands (acting as primary, waiting). */
+  stance: Stance;
+  /** Why, with the actives' health ("a1:passing, a2:serfHealth=critical"): the check's message. */
   reason: string;
+  /**
+   * The same sentence without instance detail, so a live agent and an offline snapshot with the
+   * same document read alike: what triggers print and log.
+   */
+  why: string;
 }
 
 /** Names of the relevant active instances that pass, for messages. */
@@ -121,26 +136,55 @@ function describeActives(actives: ActiveInstance[]): string {
 
 /**
  * The decision for a placement, given the health of the relevant active instances (only needed
- * for standbys; instances not matching serviceFilter already removed).
+ * for standbys; instances not matching serviceFilter already removed). The only place that words
+ * a role: every command prints `reason` or `why`.
  */
 export function decide(p: Placement, actives: ActiveInstance[] = []): Decision {
   const base = { actingPrimary: false, waiting: false, flipDue: false, unlockDue: false };
+  const said = (because: string) => ({ reason: because, why: because });
   switch (p.kind) {
     case "standalone":
-      return { ...base, role: "standalone", clustered: false, expects: true, reason: p.reason };
+      return {
+        ...base,
+        role: "standalone",
+        actsAs: "standalone",
+        stance: "standalone",
+        clustered: false,
+        expects: true,
+        ...said(p.reason),
+      };
     case "all-active":
-      return { ...base, role: "primary", clustered: true, expects: true, reason: p.reason };
     case "active":
-      return { ...base, role: "primary", clustered: true, expects: true, reason: p.reason };
+      return {
+        ...base,
+        role: "primary",
+        actsAs: "primary",
+        stance: "primary",
+        clustered: true,
+        expects: true,
+        ...said(p.reason),
+      };
     case "standby": {
       const seen = describeActives(actives);
-      const standby = { ...base, role: "secondary" as const, clustered: true };
+      const standby = {
+        ...base,
+        role: "secondary" as const,
+        actsAs: "secondary" as const,
+        stance: "secondary" as Stance,
+        clustered: true,
+      };
+      /** `detail` is the instance health, left out of `why`. */
+      const because = (head: string, detail: string | null, tail = "") => ({
+        reason: `${p.reason}; ${head}${detail === null ? "" : ` (${detail})`}${tail}`,
+        why: `${p.reason}; ${head}${tail}`,
+      });
       // Every way a standby stays stopped without a passing active: it waits, never takes over.
-      const wait = (why: string): Decision => ({
+      const wait = (words: { reason: string; why: string }): Decision => ({
         ...standby,
+        stance: "secondary-waiting",
         expects: false,
         waiting: true,
-        reason: `${p.reason}; ${why}`,
+        ...words,
       });
       if (actives.some((a) => a.passing)) {
         return {
@@ -148,37 +192,43 @@ export function decide(p: Placement, actives: ActiveInstance[] = []): Decision {
           expects: false,
           // clear a switch lock only on evidence from after the switch
           unlockDue: p.lock && actives.some((a) => a.passing && a.settled !== false),
-          reason: `${p.reason}; an active instance is passing (${seen})`,
+          ...because("an active instance is passing", seen),
         };
       }
       if (actives.length === 0) {
         // A dead node keeps its registration (serfHealth shows the death); no registration at
         // all means not registered yet (booting, deploying) or removed on purpose: unknown,
         // and unknown is never acted on.
-        return wait(
+        return wait(because(
           "no active instance is registered in the catalog: not taking over on an absence " +
             "(register the service on the actives, or run start-primary)",
-        );
+          null,
+        ));
       }
       const pending = actives.filter((a) => a.pending).map((a) => a.node);
       if (pending.length > 0) {
-        return wait(
-          `active ${pending.join(", ")} has not run its checks yet (${seen}): staying stopped ` +
+        return wait({
+          reason: `${p.reason}; active ${pending.join(", ")} has not run its checks yet ` +
+            `(${seen}): staying stopped until it reports`,
+          why: `${p.reason}; an active instance has not run its checks yet: staying stopped ` +
             "until it reports",
-        );
+        });
       }
       if (p.lock) {
-        return wait(
-          `no active instance passing (${seen}) but the cluster document is locked (a switch ` +
-            "is under way): staying stopped",
-        );
+        return wait(because(
+          "no active instance passing",
+          seen,
+          " but the cluster document is locked (a switch is under way): staying stopped",
+        ));
       }
       return {
         ...standby,
+        actsAs: "primary",
+        stance: "secondary-acting-primary",
         expects: true,
         actingPrimary: true,
         flipDue: true,
-        reason: `${p.reason}; no active instance passing (${seen}): acting as primary`,
+        ...because("no active instance passing", seen, ": acting as primary"),
       };
     }
   }

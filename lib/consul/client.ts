@@ -50,40 +50,6 @@ export interface KvEntry {
   session: string | null;
 }
 
-export interface Instance {
-  node: string;
-  datacenter: string;
-  serviceId: string;
-  service: string;
-  tags: string[];
-  /** Every check on the instance (node checks included) is passing. */
-  passing: boolean;
-  /** Names of the checks that are not passing, with their status. */
-  failing: string[];
-  /**
-   * Not passing only because a check has not run yet: Consul shows a new check as critical
-   * with empty output until its first run (CONSUL-FACTS A2.6). Such an instance is neither
-   * up nor down.
-   */
-  pending: boolean;
-  /** Highest ModifyIndex of its checks (Raft indexes are comparable with KV ones). */
-  checksIndex: number;
-  /** One of its checks is a powerconsul check saying "expected running, and running". */
-  claimsActive: boolean;
-}
-
-/** Whether a check's output is a powerconsul check line saying it runs as expected. */
-export function outputClaimsActive(output: string | undefined): boolean {
-  const line = (output ?? "").split("\n").find((l) => l.startsWith("{"));
-  if (!line) return false;
-  try {
-    const j = JSON.parse(line);
-    return j?.expects === true && j?.state === "passing";
-  } catch {
-    return false;
-  }
-}
-
 export interface LocalService {
   id: string;
   service: WireService;
@@ -127,26 +93,6 @@ export function decodeKv(p: WireKvPair): KvEntry {
     lockIndex: p.LockIndex ?? 0,
     flags: p.Flags ?? 0,
     session: p.Session ? p.Session : null,
-  };
-}
-
-/** SPEC §5 passing rule: every check on the instance, node checks included, is passing. */
-export function toInstance(e: WireHealthEntry): Instance {
-  const bad = (e.Checks ?? []).filter((c) => c.Status !== "passing");
-  const failing = bad.map((c) =>
-    `${c.CheckID}=${c.Status}${c.Status === "critical" && !c.Output ? "(not run yet)" : ""}`
-  );
-  return {
-    node: e.Node.Node,
-    datacenter: e.Node.Datacenter,
-    serviceId: e.Service.ID,
-    service: e.Service.Service,
-    tags: e.Service.Tags ?? [],
-    passing: bad.length === 0,
-    failing,
-    pending: bad.length > 0 && bad.every((c) => c.Status === "critical" && !c.Output),
-    checksIndex: Math.max(0, ...(e.Checks ?? []).map((c) => c.ModifyIndex ?? 0)),
-    claimsActive: (e.Checks ?? []).some((c) => outputClaimsActive(c.Output)),
   };
 }
 
@@ -360,13 +306,16 @@ export class ConsulClient {
     return data ?? [];
   }
 
-  /** Every instance of a service in one datacenter (local when dc is omitted). */
-  async serviceHealth(service: string, opts: { dc?: string } = {}): Promise<Instance[]> {
+  /**
+   * Every instance of a service in one datacenter (local when dc is omitted), as Consul answers;
+   * lib/cluster/health.ts reads the health out of it.
+   */
+  async serviceHealth(service: string, opts: { dc?: string } = {}): Promise<WireHealthEntry[]> {
     const { data } = await this.json<WireHealthEntry[]>(
       `/v1/health/service/${encodeURIComponent(service)}`,
       { query: { dc: opts.dc } },
     );
-    return (data ?? []).map(toInstance);
+    return data ?? [];
   }
 
   /**

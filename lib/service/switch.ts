@@ -23,6 +23,7 @@
 import { sameDoc, withRoles } from "../cluster/doc.ts";
 import { compileFilter } from "../cluster/role.ts";
 import { casClusterDoc, IdentityCache, resolveCluster } from "../cluster/resolve.ts";
+import { toInstance } from "../cluster/health.ts";
 import type { Ctx } from "../context.ts";
 import type { KvEntry } from "../consul/client.ts";
 import { describeError } from "../errors.ts";
@@ -234,7 +235,7 @@ export async function startPrimary(
     const filter = compileFilter(cfg.serviceFilter);
     const dcs = await consul.datacenters();
     const all = await Promise.all(dcs.map((dc) => consul.serviceHealth(a.consulService, { dc })));
-    instances = all.flat().filter((i) => !filter || filter.test(i.node));
+    instances = all.flat().map(toInstance).filter((i) => !filter || filter.test(i.node));
   }
   const plan = planSwitch(
     view.doc,

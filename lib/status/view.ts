@@ -2,16 +2,18 @@
  * The cluster view behind `powerconsul status` and `service <name> status`: for each cluster
  * document, its mode, the active and standby instances with their health, the lock, pending
  * promote/demote flags, a running switch, and this node's role. Gathering does the I/O; building
- * the rows and rendering them (JSON or a table) is pure.
+ * the rows is pure (the table is lib/status/table.ts).
  */
 import { triggerLimitReached } from "../triggers/limit.ts";
-import { type ClusterDoc, type Group, parseClusterDoc } from "../cluster/doc.ts";
+import { type ClusterDoc, type Group, parseClusterDoc, selectGroup } from "../cluster/doc.ts";
+import { clusterKeyFor, type IdentityCache, LiveFacts } from "../cluster/facts.ts";
+import type { Instance } from "../cluster/health.ts";
 import { compileFilter } from "../cluster/role.ts";
-import { type IdentityCache, resolveCluster } from "../cluster/resolve.ts";
+import { readClusterView } from "../cluster/view.ts";
 import type { Config } from "../config.ts";
-import type { ConsulClient, Instance, KvEntry } from "../consul/client.ts";
+import type { ConsulClient, KvEntry } from "../consul/client.ts";
 import { describeError } from "../errors.ts";
-import { flagPrefix, flagsFromEntries, switchKey } from "./plan.ts";
+import { flagPrefix, flagsFromEntries, switchKey } from "../service/plan.ts";
 
 export interface InstanceRow {
   node: string;
@@ -143,13 +145,21 @@ export function buildGroups(
 ): GroupRow[] {
   const filter = compileFilter(serviceFilter);
   if (doc.kind === "single") return [groupRow(doc.group, null, instances, filter)];
-  // A node belongs to the first group (document order) whose pattern matches its name.
-  const owner = (node: string) => doc.groups.find((g) => g.regex.test(node));
+  // A node belongs to the group the document selects for it (none: shown in no group).
+  const owner = (node: string) => {
+    try {
+      return selectGroup(doc, node).pattern;
+    } catch {
+      return undefined;
+    }
+  };
   return doc.groups.map((g) => {
     const row = groupRow(
       g.group,
       g.pattern,
-      g.group.spec.mode === "nodes" ? instances : instances.filter((i) => owner(i.node) === g),
+      g.group.spec.mode === "nodes"
+        ? instances
+        : instances.filter((i) => owner(i.node) === g.pattern),
       filter,
     );
     if (doc.lock) row.lock = true;
@@ -186,7 +196,7 @@ export async function gatherStatus(
   if (config.clusterKey === null) {
     docs = opts.consulService ? [{ service: opts.consulService, entry: null }] : [];
   } else if (opts.consulService) {
-    const key = `${config.clusterKey}/${opts.consulService}`;
+    const key = clusterKeyFor(config, opts.consulService)!;
     docs = [{ service: opts.consulService, entry: await consul.kvGet(key) }];
   } else {
     const prefix = `${config.clusterKey}/`;
@@ -213,7 +223,7 @@ async function serviceRow(
   id: IdentityCache,
   allDcs: () => Promise<string[]>,
 ): Promise<ServiceRow> {
-  const key = config.clusterKey ? `${config.clusterKey}/${service}` : null;
+  const key = clusterKeyFor(config, service);
   const row: ServiceRow = {
     service,
     key,
@@ -262,24 +272,14 @@ async function serviceRow(
       : doc.group.lock;
     const needsDcs = doc.kind === "filter" || doc.group.spec.mode !== "all-active";
     const dcList = needsDcs ? await allDcs() : [];
+    const facts = new LiveFacts(consul, id);
     const health = await Promise.all(
-      (dcList.length ? dcList : [undefined]).map((dc) =>
-        consul.serviceHealth(service, dc ? { dc } : {})
-      ),
+      (dcList.length ? dcList : [undefined]).map((dc) => facts.serviceHealth(service, dc)),
     );
     row.groups = buildGroups(doc, health.flat(), config.serviceFilter);
     try {
-      const view = await resolveCluster(consul, config, service, id);
-      const d = view.decision;
-      row.thisNode = {
-        role: d.role,
-        state: d.actingPrimary
-          ? "secondary-acting-primary"
-          : d.waiting
-          ? "secondary-waiting"
-          : d.role,
-        reason: d.reason,
-      };
+      const d = (await readClusterView(facts, config, service)).decision;
+      row.thisNode = { role: d.role, state: d.stance, reason: d.reason };
     } catch (e) {
       row.thisNode = { role: null, state: null, reason: describeError(e) };
     }
@@ -288,114 +288,4 @@ async function serviceRow(
     row.error = describeError(e);
   }
   return row;
-}
-
-// ---------------------------------------------------------------------------------------------
-// rendering
-
-export interface Paint {
-  ok(s: string): string;
-  bad(s: string): string;
-  warn(s: string): string;
-  dim(s: string): string;
-  bold(s: string): string;
-}
-
-const plain: Paint = { ok: (s) => s, bad: (s) => s, warn: (s) => s, dim: (s) => s, bold: (s) => s };
-const ansi = (code: number) => (s: string) => `\x1b[${code}m${s}\x1b[0m`;
-const coloured: Paint = {
-  ok: ansi(32),
-  bad: ansi(31),
-  warn: ansi(33),
-  dim: ansi(2),
-  bold: ansi(1),
-};
-
-/** Colour only on a terminal, and never with NO_COLOR set (https://no-color.org). */
-export function paintFor(isTty: boolean, noColor: string | undefined): Paint {
-  return isTty && (noColor === undefined || noColor === "") ? coloured : plain;
-}
-
-function instanceText(i: InstanceRow, p: Paint): { text: string; width: number } {
-  const state = !i.registered
-    ? "not registered"
-    : i.passing
-    ? "passing"
-    : i.pending
-    ? "checks not run yet"
-    : i.failing.join(",") || "failing";
-  const raw = `${i.node}(${state})`;
-  const paint = !i.registered ? p.dim : i.passing ? p.ok : i.pending ? p.warn : p.bad;
-  return { text: `${i.node}(${paint(state)})`, width: raw.length };
-}
-
-/** A table, one line per document group. Widths ignore colour codes. */
-export function renderTable(r: StatusReport, p: Paint): string {
-  const header = ["SERVICE", "MODE", "LOCK", "ACTIVE", "STANDBY", "FLAGS", "THIS NODE"];
-  const rows: { text: string; width: number }[][] = [];
-  const cell = (s: string, paint: (x: string) => string = (x) => x) => ({
-    text: paint(s),
-    width: s.length,
-  });
-  const join = (cells: { text: string; width: number }[]) => ({
-    text: cells.map((c) => c.text).join(" ") || "-",
-    width: cells.length ? cells.reduce((n, c) => n + c.width, 0) + cells.length - 1 : 1,
-  });
-  for (const s of r.services) {
-    const flags = s.pendingFlags.map((f) =>
-      [
-        f.promote !== "NULL" ? `${f.node}:promote=${f.promote}` : "",
-        f.demote !== "NULL" ? `${f.node}:demote=${f.demote}` : "",
-      ].filter((x) => x).join(" ")
-    ).join(" ");
-    const flagCell = cell(
-      [s.switching ? "switch-running" : "", flags].filter((x) => x).join(" ") || "-",
-      flags || s.switching ? p.warn : (x) => x,
-    );
-    const me = s.thisNode.state ?? (s.thisNode.reason ? `? ${s.thisNode.reason}` : "-");
-    const meCell = cell(me, s.thisNode.state ? p.bold : p.bad);
-    if (s.error !== null) {
-      // The message spans the remaining columns and does not widen them.
-      rows.push([cell(s.service), cell("error", p.bad), { text: p.bad(s.error), width: 0 }]);
-      continue;
-    }
-    if (s.groups.length === 0) {
-      rows.push([cell(s.service), cell(s.mode), cell("-"), cell("-"), cell("-"), flagCell, meCell]);
-      continue;
-    }
-    for (const g of s.groups) {
-      const name = g.pattern === null ? s.service : `${s.service} [${g.pattern}]`;
-      const mode = g.mode === "datacenters"
-        ? `dc ${g.activeDatacenter}/${g.standbyDatacenter}`
-        : s.mode === "filter"
-        ? `filter:${g.mode}`
-        : g.mode;
-      rows.push([
-        cell(name),
-        cell(mode),
-        cell(g.lock ? "locked" : "-", g.lock ? p.warn : (x) => x),
-        join(g.active.map((i) => instanceText(i, p))),
-        join(g.standby.map((i) => instanceText(i, p))),
-        flagCell,
-        meCell,
-      ]);
-    }
-  }
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]?.width ?? 0)));
-  const line = (cells: { text: string; width: number }[]) =>
-    cells.map((c, i) => i === cells.length - 1 ? c.text : c.text + " ".repeat(widths[i]! - c.width))
-      .join("  ").trimEnd();
-  const out = [
-    `node ${r.node} (datacenter ${r.datacenter})` +
-    (r.clusterKey === null ? "; no clusterKey configured: every service is standalone" : ""),
-    line(header.map((h) => cell(h, p.bold))),
-    ...rows.map(line),
-  ];
-  for (const s of r.services) {
-    if (s.triggerLimit) out.push(p.bad(`${s.service}: ${s.triggerLimit}`));
-  }
-  if (r.services.length === 0 && r.clusterKey !== null) {
-    out.push(p.dim(`(no cluster documents under ${r.clusterKey}/)`));
-  }
-  return out.join("\n") + "\n";
 }

@@ -1,5 +1,9 @@
-/** Check results: one JSON line (the old tool's shape) or the message alone; exit 0–3. */
-import { CheckCode, type CheckState } from "./exit_codes.ts";
+/**
+ * The check's answer: one JSON line (the old tool's shape) or the message alone, and exit 0–3.
+ * Rendered here, and read back here when another instance's check output is looked at (an
+ * active whose own check says "expected running, and running" has settled into its role).
+ */
+import { CheckCode, type CheckState } from "../exit_codes.ts";
 
 export interface CheckResult {
   type: string;
@@ -37,4 +41,16 @@ export function renderCheck(r: CheckResult, format: "json" | "text"): string {
     code: checkCode(r),
     message,
   });
+}
+
+/** Whether a check's output is a powerconsul check line saying it runs as expected. */
+export function lineClaimsActive(output: string | undefined): boolean {
+  const line = (output ?? "").split("\n").find((l) => l.startsWith("{"));
+  if (!line) return false;
+  try {
+    const j = JSON.parse(line);
+    return j?.expects === true && j?.state === "passing";
+  } catch {
+    return false;
+  }
 }

@@ -1,0 +1,26 @@
+import assert from "node:assert/strict";
+import { clusterKeyFor, IdentityCache } from "../../../lib/cluster/facts.ts";
+import { config } from "../../_support/cluster.ts";
+
+Deno.test("clusterKeyFor() is <clusterKey>/<service>, or null without clusterKey", () => {
+  assert.equal(clusterKeyFor(config({ clusterKey: "cluster" }), "web"), "cluster/web");
+  assert.equal(clusterKeyFor(config(), "web"), null);
+});
+
+Deno.test("IdentityCache: nodeName beats the hint, the hint beats the agent, one agent read", async () => {
+  let reads = 0;
+  const consul = {
+    agentSelf: () => {
+      reads++;
+      return Promise.resolve({ node: "agent-node", datacenter: "dc9" });
+    },
+  };
+  // deno-lint-ignore no-explicit-any
+  const c = consul as any;
+  assert.equal(await new IdentityCache(c, config({ nodeName: "forced" }), "hint").node(), "forced");
+  assert.equal(await new IdentityCache(c, config(), Promise.resolve("hint")).node(), "hint");
+  const id = new IdentityCache(c, config(), Promise.reject(new Error("x")));
+  assert.equal(await id.node(), "agent-node");
+  assert.equal(await id.datacenter(), "dc9");
+  assert.equal(reads, 1);
+});

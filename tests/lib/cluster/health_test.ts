@@ -1,0 +1,50 @@
+import assert from "node:assert/strict";
+import { toInstance } from "../../../lib/cluster/health.ts";
+
+Deno.test("toInstance() passes an instance only when every check on it passes", () => {
+  const entry = {
+    Node: { Node: "n1", Address: "127.0.0.1", Datacenter: "dc1" },
+    Service: { ID: "web", Service: "web", Tags: null },
+    Checks: [
+      {
+        Node: "n1",
+        CheckID: "serfHealth",
+        Name: "",
+        Status: "critical",
+        Output: "Agent not live or unreachable",
+        ServiceID: "",
+        ServiceName: "",
+      },
+      {
+        Node: "n1",
+        CheckID: "web-check",
+        Name: "",
+        Status: "passing",
+        ServiceID: "web",
+        ServiceName: "web",
+      },
+    ],
+  };
+  const i = toInstance(entry);
+  assert.equal(i.passing, false, "a dead node (serfHealth critical) is not passing");
+  assert.deepEqual(i.failing, ["serfHealth=critical"]);
+  assert.equal(i.pending, false, "serfHealth critical is a real failure");
+  assert.equal(toInstance({ ...entry, Checks: [] }).passing, true);
+  const fresh = toInstance({
+    ...entry,
+    Checks: [{ ...entry.Checks[1]!, Status: "critical", Output: "" }],
+  });
+  assert.equal(fresh.passing, false);
+  assert.equal(fresh.pending, true, "a check that has not run yet is pending");
+  const claim = toInstance({
+    ...entry,
+    Checks: [{
+      ...entry.Checks[1]!,
+      ModifyIndex: 42,
+      Output: '{"type":"service","expects":true,"state":"passing"}\n',
+    }],
+  });
+  assert.equal(claim.checksIndex, 42);
+  assert.equal(claim.claimsActive, true);
+  assert.equal(i.claimsActive, false);
+});

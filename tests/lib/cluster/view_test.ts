@@ -1,0 +1,193 @@
+import assert from "node:assert/strict";
+import { LiveFacts } from "../../../lib/cluster/facts.ts";
+import { parseKvSnapshot, SnapshotFacts } from "../../../lib/cluster/snapshot.ts";
+import { readClusterView } from "../../../lib/cluster/view.ts";
+import { b64encode } from "../../../lib/consul/client.ts";
+import { config, FakeFacts, instance, kvEntry } from "../../_support/cluster.ts";
+
+const cfg = config({ clusterKey: "cluster" });
+const nodes = { active_nodes: ["a1"], standby_nodes: ["s1"] };
+
+Deno.test("readClusterView(): no clusterKey or no document is standalone, with one read at most", async () => {
+  const f = new FakeFacts({ node: "s1", datacenter: "dc1" });
+  const v = await readClusterView(f, config(), "web");
+  assert.equal(v.key, null);
+  assert.equal(v.decision.role, "standalone");
+  assert.deepEqual(f.calls, []);
+  const g = new FakeFacts({ node: "s1", datacenter: "dc1" });
+  const w = await readClusterView(g, cfg, "web");
+  assert.equal(w.key, "cluster/web");
+  assert.equal(w.decision.reason, "no cluster document: standalone");
+  assert.deepEqual(g.calls, ["kv cluster/web"]);
+});
+
+Deno.test("readClusterView(): a standby seeing a local active passing asks nothing more", async () => {
+  const f = new FakeFacts({
+    node: "s1",
+    datacenter: "dc1",
+    datacenters: ["dc1", "dc2"],
+    kv: { "cluster/web": kvEntry("cluster/web", nodes, 10) },
+    health: { dc1: [instance("a1", true, "dc1", [], { checksIndex: 11 }), instance("s1", true)] },
+  });
+  const v = await readClusterView(f, cfg, "web");
+  assert.equal(v.placement.kind, "standby");
+  assert.deepEqual(v.actives.map((a) => [a.node, a.settled]), [["a1", true]]);
+  assert.equal(v.decision.expects, false);
+  assert.deepEqual(f.calls, ["kv cluster/web", "health web"]);
+});
+
+Deno.test("readClusterView(): no local active passing looks in every other datacenter", async () => {
+  const f = new FakeFacts({
+    node: "s1",
+    datacenter: "dc1",
+    datacenters: ["dc1", "dc2"],
+    kv: { "cluster/web": kvEntry("cluster/web", nodes, 10) },
+    health: { dc1: [], dc2: [instance("a1", false, "dc2", ["serfHealth=critical"])] },
+  });
+  const v = await readClusterView(f, cfg, "web");
+  assert.deepEqual(f.calls, ["kv cluster/web", "health web", "datacenters", "health web@dc2"]);
+  assert.equal(v.decision.actingPrimary, true);
+  // passing from before the document was written (checks index ≤ document index) is unsettled
+  assert.equal(v.actives[0]!.settled, false);
+});
+
+Deno.test("readClusterView(): a datacenter-level document asks the active datacenter", async () => {
+  const f = new FakeFacts({
+    node: "n",
+    datacenter: "dc2",
+    datacenters: ["dc1", "dc2"],
+    kv: {
+      "cluster/web": kvEntry("cluster/web", {
+        active_datacenter: "dc1",
+        standby_datacenter: "dc2",
+        lock: true,
+      }),
+    },
+    health: { dc1: [instance("m", true, "dc1", [], { claimsActive: true })] },
+  });
+  const v = await readClusterView(f, cfg, "web");
+  assert.equal(v.decision.role, "secondary");
+  assert.equal(v.decision.unlockDue, true, "an active claiming its role settles the lock");
+  assert.ok(f.calls.includes("health web@dc1"));
+});
+
+const snap = (doc: unknown, extra: Record<string, string> = {}) =>
+  parseKvSnapshot(
+    JSON.stringify([
+      { key: "cluster/web", flags: 0, value: b64encode(JSON.stringify(doc)) },
+      ...Object.entries(extra).map(([key, v]) => ({ key, flags: 0, value: b64encode(v) })),
+    ]),
+    "snap",
+  );
+
+Deno.test("readClusterView() over a snapshot resolves like the agent, from the stated health", async (t) => {
+  const cases: Record<
+    string,
+    [unknown, string, string, "passing" | "failing" | undefined, string, string]
+  > = {
+    "active": [nodes, "a1", "dc1", undefined, "primary", "node a1 is listed active"],
+    "standby, actives passing": [
+      nodes,
+      "s1",
+      "dc1",
+      "passing",
+      "secondary",
+      "node s1 is listed standby; an active instance is passing",
+    ],
+    "standby, actives failing: acts as primary": [
+      nodes,
+      "s1",
+      "dc1",
+      "failing",
+      "primary",
+      "node s1 is listed standby; no active instance passing: acting as primary",
+    ],
+    "standby, locked: stays secondary": [
+      { ...nodes, lock: true },
+      "s1",
+      "dc1",
+      "failing",
+      "secondary",
+      "node s1 is listed standby; no active instance passing but the cluster document is " +
+      "locked (a switch is under way): staying stopped",
+    ],
+    "datacenter document": [
+      { active_datacenter: "dc1", standby_datacenter: "dc2" },
+      "x",
+      "dc2",
+      "failing",
+      "primary",
+      "datacenter dc2 is standby; no active instance passing: acting as primary",
+    ],
+  };
+  for (const [name, [doc, node, dc, actives, actsAs, why]] of Object.entries(cases)) {
+    await t.step(name, async () => {
+      const stated = actives ? { node, datacenter: dc, actives } : { node, datacenter: dc };
+      const v = await readClusterView(new SnapshotFacts(snap(doc), cfg, stated), cfg, "web");
+      assert.equal(v.decision.actsAs, actsAs);
+      assert.equal(v.decision.why, why);
+    });
+  }
+  await t.step("no clusterKey: standalone", async () => {
+    const facts = new SnapshotFacts(snap(nodes), config(), { node: "s1", datacenter: "" });
+    const v = await readClusterView(facts, config(), "web");
+    assert.equal(v.decision.role, "standalone");
+  });
+  await t.step("a standby without --actives is a usage error", async () => {
+    const facts = new SnapshotFacts(snap(nodes), cfg, { node: "s1", datacenter: "dc1" });
+    await assert.rejects(readClusterView(facts, cfg, "web"), /--actives passing\|failing/);
+  });
+  await t.step("a broken document is the same error as live", async () => {
+    const kv = parseKvSnapshot(
+      JSON.stringify([{ key: "cluster/web", flags: 0, value: b64encode("{nope") }]),
+      "snap",
+    );
+    const facts = new SnapshotFacts(kv, cfg, { node: "s1", datacenter: "dc1" });
+    await assert.rejects(readClusterView(facts, cfg, "web"), /cluster\/web is not valid JSON/);
+  });
+});
+
+Deno.test("readClusterView(): a snapshot and a live agent with the same data say the same why", async () => {
+  for (const passing of [true, false]) {
+    const live = new FakeFacts({
+      node: "s1",
+      datacenter: "dc1",
+      kv: { "cluster/web": kvEntry("cluster/web", nodes) },
+      health: { dc1: [instance("a1", passing, "dc1", passing ? [] : ["serfHealth=critical"])] },
+    });
+    const offline = new SnapshotFacts(snap(nodes), cfg, {
+      node: "s1",
+      datacenter: "dc1",
+      actives: passing ? "passing" : "failing",
+    });
+    const a = (await readClusterView(live, cfg, "web")).decision;
+    const b = (await readClusterView(offline, cfg, "web")).decision;
+    assert.equal(a.why, b.why);
+    assert.equal(a.actsAs, b.actsAs);
+    if (!passing) assert.notEqual(a.reason, b.reason, "the check's reason keeps the detail");
+  }
+});
+
+Deno.test("LiveFacts reads health through the one health rule", async () => {
+  const consul = {
+    serviceHealth: () =>
+      Promise.resolve([{
+        Node: { Node: "a1", Address: "", Datacenter: "dc1" },
+        Service: { ID: "web", Service: "web", Tags: null },
+        Checks: [{
+          Node: "a1",
+          CheckID: "serfHealth",
+          Name: "",
+          Status: "critical",
+          Output: "gone",
+          ServiceID: "",
+          ServiceName: "",
+        }],
+      }]),
+  };
+  // deno-lint-ignore no-explicit-any
+  const facts = new LiveFacts(consul as any, {} as any);
+  const [i] = await facts.serviceHealth("web");
+  assert.equal(i!.passing, false);
+  assert.deepEqual(i!.failing, ["serfHealth=critical"]);
+});
