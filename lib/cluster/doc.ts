@@ -1,5 +1,5 @@
 /**
- * Cluster documents (SPEC §5), parsed once into an immutable shape. Everything here is pure.
+ * Cluster documents, parsed once into an immutable shape. Everything here is pure.
  *
  *   {"active_nodes": [...], "standby_nodes": [...]}              node level
  *   {"active_datacenter": "dc1", "standby_datacenter": "dc2"}    datacenter level

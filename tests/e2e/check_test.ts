@@ -1,8 +1,8 @@
-// `powerconsul check` against real agents, init scripts, check_procs and crontab files (issue 3).
+// `powerconsul check` against real agents, init scripts, check_procs and crontab files.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { type AgentHandle, type ClusterHandle, startCluster, waitFor } from "./harness/consul.ts";
-import { closedPort } from "./harness/proxy.ts";
+import { type AgentHandle, type ClusterHandle, startCluster, waitFor } from "../harness/consul.ts";
+import { closedPort } from "../harness/proxy.ts";
 import {
   chown,
   ensureUser,
@@ -10,12 +10,10 @@ import {
   sandboxDirs,
   uniqueName,
   writeConfig,
-} from "./harness/system.ts";
-import { agentChecks, catalogTags, kvGet, kvHistory, kvPut, register, ttl } from "./_agent.ts";
-import { checkJson, cli, LAUNCHER } from "./_cli.ts";
-
-const agentTest = (name: string, fn: (t: Deno.TestContext) => Promise<void>) =>
-  Deno.test({ name, sanitizeOps: false, sanitizeResources: false, fn });
+} from "../harness/system.ts";
+import { agentChecks, catalogTags, kvGet, kvHistory, kvPut, register, ttl } from "../_agent.ts";
+import { checkJson, cli, LAUNCHER } from "../_cli.ts";
+import { agentTest } from "../_support/agent.ts";
 
 /** Run the CLI against one agent of a cluster. */
 function on(cluster: ClusterHandle, agent: AgentHandle, config: string) {
@@ -502,5 +500,56 @@ agentTest(
       });
       assert.deepEqual(await catalogTags(agent, "svc", node), tagsBefore);
     });
+  },
+);
+
+agentTest(
+  "check -U --dry-run prints exactly the steps a real run then takes (flip, tag write)",
+  async () => {
+    await using dirs = await sandboxDirs("chk-plan");
+    await using cluster = await startCluster({ clients: 2 });
+    const [, n2, n3] = cluster.agents as [AgentHandle, AgentHandle, AgentHandle];
+    const config = await writeConfig(dirs.configDir, {
+      logDir: dirs.logDir,
+      clusterKey: "cluster",
+    });
+    await register(n2, { ID: "web", Name: "web", Check: { CheckID: "web-ttl", TTL: "1h" } });
+    await register(n3, {
+      ID: "web",
+      Name: "web",
+      Tags: ["nodns"],
+      Check: { CheckID: "web-ttl", TTL: "1h" },
+    });
+    await ttl(n2, "web-ttl", "fail");
+    await ttl(n3, "web-ttl", "pass");
+    await kvPut(
+      cluster.server,
+      "cluster/web",
+      JSON.stringify({ active_nodes: [n2.name], standby_nodes: [n3.name] }),
+    );
+    const args = ["check", "process", "-n", "-c 0:", "-S", "web", "-U"];
+    const run = on(cluster, n3, config);
+    const dry = await waitFor("n3 to plan the flip", async () => {
+      const r = await run([...args, "--dry-run"]);
+      return /^dry-run: would write cluster\/web /m.test(r.stdout) ? r : undefined;
+    }, { timeoutMs: 20_000 });
+    const planned = dry.stdout.split("\n").filter((l) => l.startsWith("dry-run: would "))
+      .map((l) => l.slice("dry-run: would ".length));
+    assert.equal(planned.length, 2, dry.stdout);
+    assert.match(planned[0]!, /^write cluster\/web = .*"lock":true.* \(cas \d+\) to /);
+    assert.equal(planned[1], `set the tags of web to []`);
+    // the dry run changed nothing
+    assert.deepEqual(await catalogTags(n3, "web", n3.name), ["nodns"]);
+    const real = await run(args);
+    assert.match(checkJson(real).message as string, /flipped cluster\/web/);
+    const log = await Deno.readTextFile(join(dirs.logDir, "check", "process.web.log"));
+    const applied = log.split("\n").flatMap((l) => {
+      const m = / INFO check web (.*): ok$/.exec(l);
+      return m ? [m[1]!] : [];
+    });
+    assert.deepEqual(applied, planned, log);
+    await waitFor("the tag write to reach the catalog", async () => {
+      return (await catalogTags(n3, "web", n3.name)).length === 0;
+    }, { timeoutMs: 20_000 });
   },
 );

@@ -1,13 +1,11 @@
-// `powerconsul status` against a real 3-node cluster (issue 5): the view matches the KV and the
+// `powerconsul status` against a real 3-node cluster: the view matches the KV and the
 // health the test set up; a malformed document is an error row.
 import assert from "node:assert/strict";
-import { startCluster, waitFor } from "./harness/consul.ts";
-import { sandboxDirs, writeConfig } from "./harness/system.ts";
-import { kvPut, register, ttl } from "./_agent.ts";
-import { cli } from "./_cli.ts";
-
-const agentTest = (name: string, fn: (t: Deno.TestContext) => Promise<void>) =>
-  Deno.test({ name, sanitizeOps: false, sanitizeResources: false, fn });
+import { startCluster, waitFor } from "../harness/consul.ts";
+import { sandboxDirs, writeConfig } from "../harness/system.ts";
+import { kvPut, register, ttl } from "../_agent.ts";
+import { cli } from "../_cli.ts";
+import { agentTest } from "../_support/agent.ts";
 
 agentTest(
   "status --json on a 3-node cluster matches KV and health; a malformed document is an error row",
