@@ -12,8 +12,6 @@ import { type Ctx, type Io, makeContext } from "../lib/context.ts";
 import { describeError, UsageError } from "../lib/errors.ts";
 import { Exit } from "../lib/exit_codes.ts";
 
-export type { CheckArgs } from "../lib/check/args.ts";
-
 const help =
   `Usage: powerconsul check <service|servicegroup|crontab|process> -S <consulService> [options]
 

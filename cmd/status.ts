@@ -10,7 +10,7 @@ import { UsageError } from "../lib/errors.ts";
 import { Exit } from "../lib/exit_codes.ts";
 import { gatherStatus } from "../lib/status/view.ts";
 import { paintFor, renderTable } from "../lib/status/table.ts";
-import type { Command } from "./mod.ts";
+import type { Command } from "../lib/command.ts";
 
 const help = `Usage: powerconsul status [-S <consulService>] [--json]
 

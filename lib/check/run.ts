@@ -39,17 +39,21 @@ const LOST = "lost the race";
  * answers unknown); the result is filled in as far as it got.
  */
 export async function runCheck(
-  ctx: Ctx,
+  ctx: Pick<Ctx, "consul" | "runner" | "config" | "flags">,
   a: CheckArgs,
   result: CheckResult,
-  log: Logger,
+  log: Pick<Logger, "info" | "warn">,
   print: (line: string) => void,
+  /** Unit tests observe the dry-run sandbox instead of entering it. */
+  opts: { dropRun?: () => void } = {},
 ): Promise<void> {
-  const ex = new Executor(liveEffects(ctx.consul, ctx.runner), {
+  const exOpts: ConstructorParameters<typeof Executor>[1] = {
     dryRun: ctx.flags.dryRun,
     print,
     record: (line) => log.info(line),
-  });
+  };
+  if (opts.dropRun) exOpts.dropRun = opts.dropRun;
+  const ex = new Executor(liveEffects(ctx.consul, ctx.runner), exOpts);
   // Overrides first: they need no Consul and must work while the agent is busy or restarting.
   const held = (a.noopFile ? await noopFileHolds(a.noopFile) : null) ??
     await taskHolds(ctx.runner, ctx.config, a);

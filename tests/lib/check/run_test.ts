@@ -1,0 +1,216 @@
+// The check's runner against a fake Consul client and runner: every branch that acts, in
+// milliseconds. The same paths against real agents are in tests/e2e/check_test.ts.
+import assert from "node:assert/strict";
+import type { CheckArgs } from "../../../lib/check/args.ts";
+import { runCheck, unknownResult } from "../../../lib/check/run.ts";
+import type { ConsulClient, KvEntry, LocalService } from "../../../lib/consul/client.ts";
+import { ConsulError } from "../../../lib/consul/client.ts";
+import type { WireHealthEntry, WireService } from "../../../lib/consul/types.ts";
+import { config, kvEntry } from "../../_support/cluster.ts";
+import { RecordingRunner } from "../../_support/fakes.ts";
+
+/** The parts of the Consul client a check uses, from plain data; writes are recorded. */
+class FakeConsul {
+  readonly kv = new Map<string, KvEntry>();
+  readonly calls: string[] = [];
+  health: WireHealthEntry[] = [];
+  local: LocalService[] = [];
+  /** What a kvPut answers: true/false, or an error to throw. */
+  put: boolean | Error = true;
+  localService() {
+    return Promise.resolve(this.local);
+  }
+  kvGet(key: string, opts: { dc?: string } = {}) {
+    return Promise.resolve(opts.dc ? null : this.kv.get(key) ?? null);
+  }
+  serviceHealth() {
+    return Promise.resolve(this.health);
+  }
+  datacenters() {
+    return Promise.resolve(["dc1"]);
+  }
+  agentSelf() {
+    return Promise.resolve({ node: "s1", datacenter: "dc1" });
+  }
+  kvPut(key: string, value: string, opts: { cas?: number; dc?: string }) {
+    this.calls.push(`put ${key} cas=${opts.cas}`);
+    if (this.put instanceof Error) return Promise.reject(this.put);
+    if (this.put) this.kv.set(key, kvEntry(key, value, (opts.cas ?? 0) + 1));
+    return Promise.resolve(this.put);
+  }
+  setServiceTags(svc: WireService, tags: string[]) {
+    this.calls.push(`tags ${svc.ID}=${JSON.stringify(tags)}`);
+    return Promise.resolve();
+  }
+}
+
+const entry = (node: string, status: string, output = "x"): WireHealthEntry => ({
+  Node: { Node: node, Address: "", Datacenter: "dc1" },
+  Service: { ID: "web", Service: "web", Tags: null },
+  Checks: [{
+    Node: node,
+    CheckID: "web-ttl",
+    Name: "",
+    Status: status,
+    Output: output,
+    ServiceID: "web",
+    ServiceName: "web",
+    ModifyIndex: 50,
+  }],
+});
+
+const args: CheckArgs = {
+  kind: "process",
+  consulService: "web",
+  services: [],
+  nagiosArgs: "-c 0:",
+  updateKv: true,
+};
+
+async function setup(over: {
+  doc?: Record<string, unknown>;
+  active?: "passing" | "critical";
+  tags?: string[];
+  dryRun?: boolean;
+  probe?: number;
+} = {}) {
+  const logDir = await Deno.makeTempDir();
+  const consul = new FakeConsul();
+  const doc = over.doc ?? { active_nodes: ["a1"], standby_nodes: ["s1"] };
+  consul.kv.set("cluster/web", kvEntry("cluster/web", doc, 21));
+  consul.health = [entry("a1", over.active ?? "critical"), entry("s1", "passing")];
+  consul.local = [{
+    id: "web",
+    service: { ID: "web", Service: "web", Tags: over.tags ?? ["nodns"] },
+    node: "s1",
+    aggregated: "passing",
+  }];
+  const runner = new RecordingRunner(() => ({ code: over.probe ?? 0, stdout: "PROCS OK" }));
+  const ctx = {
+    consul: consul as unknown as ConsulClient,
+    runner,
+    config: config({ clusterKey: "cluster", logDir }),
+    flags: { dryRun: over.dryRun ?? false, help: false },
+  };
+  const logged: string[] = [];
+  const log = {
+    info: (m: string) => void logged.push(`INFO ${m}`),
+    warn: (m: string) => void logged.push(`WARN ${m}`),
+  };
+  const printed: string[] = [];
+  let dropped = 0;
+  const result = unknownResult(args);
+  const go = (a: CheckArgs = args) =>
+    runCheck(ctx, a, result, log, (l) => printed.push(l), { dropRun: () => dropped++ });
+  return {
+    consul,
+    result,
+    logged,
+    printed,
+    go,
+    dropped: () => dropped,
+    [Symbol.asyncDispose]: () => Deno.remove(logDir, { recursive: true }),
+  };
+}
+
+const FLIPPED = JSON.stringify({ active_nodes: ["s1"], standby_nodes: ["a1"], lock: true });
+
+Deno.test("runCheck -U: flips on the index read, re-reads, answers as the new active, fixes the tags", async () => {
+  await using s = await setup();
+  await s.go();
+  assert.deepEqual(s.consul.calls, ["put cluster/web cas=21", "tags web=[]"]);
+  assert.equal(s.consul.kv.get("cluster/web")!.value, FLIPPED);
+  assert.equal(s.result.role, "primary");
+  assert.equal(s.result.state, "passing");
+  assert.equal(
+    s.result.message,
+    "PROCS OK; should be running: node s1 is listed active; flipped cluster/web: this node " +
+      "is now active (locked until the new actives pass)",
+  );
+  assert.deepEqual(s.logged, [
+    `INFO write cluster/web = ${FLIPPED} (cas 21) to make this node active (-U): ok`,
+    "WARN -U flip of cluster/web: wrote cluster/web (cas 21)",
+    "INFO set the tags of web to []: ok",
+  ]);
+  assert.equal(s.dropped(), 0);
+});
+
+Deno.test("runCheck -U --dry-run: prints the same steps, writes nothing, enters the sandbox once", async () => {
+  await using s = await setup({ dryRun: true });
+  await s.go();
+  assert.deepEqual(s.consul.calls, []);
+  assert.deepEqual(s.printed, [
+    `would write cluster/web = ${FLIPPED} (cas 21) to make this node active (-U)`,
+    "would set the tags of web to []",
+  ]);
+  assert.equal(s.dropped(), 1);
+  assert.equal(s.result.role, "secondary");
+  assert.equal(s.result.expects, true);
+});
+
+Deno.test("runCheck --dry-run with nothing to do still enters the sandbox", async () => {
+  await using s = await setup({ dryRun: true, active: "passing", tags: ["nodns"] });
+  await s.go({ ...args, updateKv: false });
+  assert.deepEqual(s.printed, []);
+  assert.equal(s.dropped(), 1);
+});
+
+Deno.test("runCheck -U: a lost race is said and re-read; a refused write is unknown", async () => {
+  await using s = await setup();
+  s.consul.put = false;
+  await s.go();
+  assert.match(
+    s.result.message,
+    /; lost the flip race \(lost the race: cluster\/web changed since index 21; not retried\); re-read the document$/,
+  );
+  await using t = await setup();
+  t.consul.put = new ConsulError(
+    "permission denied by Consul ACLs on PUT /v1/kv/cluster/web",
+    "permission",
+    "PUT",
+    403,
+  );
+  await assert.rejects(t.go(), /permission denied by Consul ACLs/);
+  assert.deepEqual(t.consul.calls, ["put cluster/web cas=21"], "no tag write after it");
+});
+
+Deno.test("runCheck: a locked standby seeing the active settled clears the lock, once", async (t) => {
+  const doc = { active_nodes: ["a1"], standby_nodes: ["s1"], lock: true };
+  await t.step("won", async () => {
+    await using s = await setup({ doc, active: "passing", tags: ["nodns"], probe: 2 });
+    await s.go();
+    assert.deepEqual(s.consul.calls, ["put cluster/web cas=21"]);
+    assert.match(s.result.message, /; cleared the switch lock$/);
+  });
+  await t.step("lost", async () => {
+    await using s = await setup({ doc, active: "passing", tags: ["nodns"], probe: 2 });
+    s.consul.put = false;
+    await s.go();
+    assert.match(s.result.message, /; lock already changed by another node$/);
+  });
+  await t.step("failed: logged, the answer unchanged", async () => {
+    await using s = await setup({ doc, active: "passing", tags: ["nodns"], probe: 2 });
+    s.consul.put = new Error("boom");
+    await s.go();
+    assert.equal(s.result.state, "passing");
+    assert.doesNotMatch(s.result.message, /lock/);
+    assert.ok(
+      s.logged.includes("WARN could not clear the lock on cluster/web: boom"),
+      s.logged.join("\n"),
+    );
+  });
+});
+
+Deno.test("runCheck: unknown state is never acted on", async (t) => {
+  await t.step("the probe fails: no flip", async () => {
+    await using s = await setup({ probe: 3 });
+    await assert.rejects(s.go());
+    assert.deepEqual(s.consul.calls, []);
+  });
+  await t.step("not registered locally", async () => {
+    await using s = await setup();
+    s.consul.local = [];
+    await assert.rejects(s.go(), /service web is not registered with the local Consul agent/);
+    assert.deepEqual(s.consul.calls, []);
+  });
+});
