@@ -3,7 +3,7 @@
  * the steps (the -U flip, the lock clear, the tag writes). lib/check/run.ts does the I/O.
  */
 import type { ClusterView } from "../cluster/view.ts";
-import { docWrite, flipFor, unlockFor } from "../cluster/resolve.ts";
+import { docWrite, flipFor, unlockFor } from "../cluster/write.ts";
 import type { LocalService } from "../consul/client.ts";
 import type { CheckState } from "../exit_codes.ts";
 import type { KvWriteStep, TagsStep } from "../plan/step.ts";

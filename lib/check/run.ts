@@ -3,7 +3,7 @@
  * planned steps through the executor (which prints them instead under --dry-run).
  */
 import { IdentityCache, LiveFacts } from "../cluster/facts.ts";
-import { planDocCopies, readCopies } from "../cluster/resolve.ts";
+import { planDocCopies, readCopies } from "../cluster/write.ts";
 import { readClusterView } from "../cluster/view.ts";
 import type { Ctx } from "../context.ts";
 import { describeError } from "../errors.ts";

@@ -1,36 +1,17 @@
 /**
- * The live cluster view for code that holds a Consul client, and the cluster-document writes:
- * -U flip and lock clear, both check-and-set on the index the decision was made on, then copied
- * to every other datacenter whose copy still matches what the decision read.
+ * The live cluster view for code that holds a Consul client (a thin wrapper over
+ * lib/cluster/view.ts with the agent as the facts source).
  */
 import type { Config } from "../config.ts";
-import type { ConsulClient, KvEntry } from "../consul/client.ts";
-import { ClusterError, describeError } from "../errors.ts";
-import type { KvWriteStep } from "../plan/step.ts";
-import { type ClusterDoc, docText, flippedDoc, sameDoc, unlockedDoc } from "./doc.ts";
-import { IdentityCache, LiveFacts } from "./facts.ts";
-import { readClusterView, readDoc } from "./view.ts";
-import type { ClusterView } from "./view.ts";
+import type { ConsulClient } from "../consul/client.ts";
+import { type IdentityCache, LiveFacts } from "./facts.ts";
+import { type ClusterView, readClusterView } from "./view.ts";
 
 export { clusterKeyFor, IdentityCache } from "./facts.ts";
 export type { ClusterView } from "./view.ts";
+export { casClusterDoc, flipFor, unlockFor, type WriteOutcome } from "./write.ts";
 
-/** Read and parse the cluster document for a service (null doc when absent or no clusterKey). */
-export function readClusterDoc(
-  consul: ConsulClient,
-  config: Config,
-  consulService: string,
-  dc?: string,
-): Promise<{ key: string | null; entry: KvEntry | null; doc: ClusterDoc | null }> {
-  return readDoc(
-    { kvGet: (k, d) => consul.kvGet(k, d ? { dc: d } : {}) },
-    config,
-    consulService,
-    dc,
-  );
-}
-
-/** The live view (lib/cluster/view.ts) of a service. Throws on any unknown state. */
+/** The live view of a service. Throws on any unknown state. */
 export function resolveCluster(
   consul: ConsulClient,
   config: Config,
@@ -38,148 +19,4 @@ export function resolveCluster(
   id: IdentityCache,
 ): Promise<ClusterView> {
   return readClusterView(new LiveFacts(consul, id), config, consulService);
-}
-
-export interface WriteOutcome {
-  /** The local datacenter's write succeeded. */
-  won: boolean;
-  /** One line per datacenter written or skipped. */
-  notes: string[];
-}
-
-/** The local check-and-set write of `next` in place of the document the view was read from. */
-export function docWrite(
-  view: ClusterView,
-  next: Record<string, unknown>,
-  why: string,
-): KvWriteStep {
-  if (!view.key || !view.entry || !view.doc) throw new ClusterError("no cluster document to write");
-  return {
-    kind: "kv-write",
-    key: view.key,
-    value: docText(next),
-    cas: view.entry.modifyIndex,
-    why,
-  };
-}
-
-/** Another datacenter's copy of the document, as read after the local write won. */
-export type Copy = { dc: string; entry: KvEntry | null } | { dc: string; error: string };
-
-/**
- * Which other datacenters get the new document (pure): only a copy that still says what this
- * decision was based on is overwritten (check-and-set); anything else is left alone with a note.
- */
-export function planDocCopies(
-  view: ClusterView,
-  next: Record<string, unknown>,
-  copies: Copy[],
-  why: string,
-): { steps: KvWriteStep[]; notes: string[] } {
-  const steps: KvWriteStep[] = [];
-  const notes: string[] = [];
-  for (const c of copies) {
-    if ("error" in c) {
-      notes.push(`${c.dc}: not updated (${c.error})`);
-      continue;
-    }
-    if (c.entry === null) {
-      notes.push(`${c.dc}: no copy of ${view.key}, left alone`);
-      continue;
-    }
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(c.entry.value ?? "");
-    } catch {
-      notes.push(`${c.dc}: copy is not valid JSON, left alone`);
-      continue;
-    }
-    if (sameDoc(parsed, next)) {
-      notes.push(`${c.dc}: already up to date`);
-    } else if (sameDoc(parsed, view.doc?.raw)) {
-      steps.push({
-        kind: "kv-write",
-        key: view.key!,
-        value: docText(next),
-        cas: c.entry.modifyIndex,
-        dc: c.dc,
-        why,
-      });
-    } else {
-      notes.push(`${c.dc}: copy differs from what this decision was based on, left alone`);
-    }
-  }
-  return { steps, notes };
-}
-
-/** Read every other datacenter's copy of the view's document (never throws). */
-export async function readCopies(
-  read: { kvGet(key: string, dc: string): Promise<KvEntry | null> },
-  key: string,
-  dcs: string[],
-): Promise<Copy[]> {
-  return await Promise.all(dcs.map(async (dc): Promise<Copy> => {
-    try {
-      return { dc, entry: await read.kvGet(key, dc) };
-    } catch (e) {
-      return { dc, error: describeError(e) };
-    }
-  }));
-}
-
-/** Directly written (no executor) form of the flip/lock writes, for the switch code. */
-export async function casClusterDoc(
-  consul: ConsulClient,
-  view: ClusterView,
-  next: Record<string, unknown>,
-  id: IdentityCache,
-): Promise<WriteOutcome> {
-  const local = docWrite(view, next, "update the cluster document");
-  const notes: string[] = [];
-  const won = await consul.kvPut(local.key, local.value, { cas: local.cas! });
-  if (!won) {
-    notes.push(`lost the race: ${local.key} changed since index ${local.cas}; not retried`);
-    return { won, notes };
-  }
-  notes.push(`wrote ${local.key} (cas ${local.cas})`);
-  let dcs: string[] = [];
-  let here = "";
-  try {
-    [here, dcs] = await Promise.all([id.datacenter(), consul.datacenters()]);
-  } catch (e) {
-    notes.push(`other datacenters not updated: ${(e as Error).message}`);
-    return { won, notes };
-  }
-  const copies = await readCopies(
-    { kvGet: (k, dc) => consul.kvGet(k, { dc }) },
-    local.key,
-    dcs.filter((d) => d !== here),
-  );
-  const plan = planDocCopies(view, next, copies, local.why);
-  notes.push(...plan.notes);
-  for (const s of plan.steps) {
-    try {
-      const ok = await consul.kvPut(s.key, s.value, { dc: s.dc!, cas: s.cas! });
-      notes.push(ok ? `${s.dc}: written (cas ${s.cas})` : `${s.dc}: lost the race, left alone`);
-    } catch (e) {
-      notes.push(`${s.dc}: not updated (${(e as Error).message})`);
-    }
-  }
-  return { won, notes };
-}
-
-export function flipFor(view: ClusterView): Record<string, unknown> {
-  if (!view.doc) throw new ClusterError("no cluster document to flip");
-  return flippedDoc(
-    view.doc,
-    view.placement.kind === "standby" ? view.placement.pattern : undefined,
-  );
-}
-
-export function unlockFor(view: ClusterView): Record<string, unknown> {
-  if (!view.doc) throw new ClusterError("no cluster document to unlock");
-  const pattern = view.placement.kind === "standby" || view.placement.kind === "active"
-    ? view.placement.pattern
-    : undefined;
-  return unlockedDoc(view.doc, pattern);
 }

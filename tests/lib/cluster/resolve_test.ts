@@ -1,65 +1,34 @@
 import assert from "node:assert/strict";
-import { docWrite, flipFor, planDocCopies, unlockFor } from "../../../lib/cluster/resolve.ts";
-import { readClusterView } from "../../../lib/cluster/view.ts";
-import { config, FakeFacts, instance, kvEntry } from "../../_support/cluster.ts";
+import { IdentityCache, resolveCluster } from "../../../lib/cluster/resolve.ts";
+import type { ConsulClient } from "../../../lib/consul/client.ts";
+import { config } from "../../_support/cluster.ts";
 
-const cfg = config({ clusterKey: "cluster" });
-const doc = { active_nodes: ["a1"], standby_nodes: ["s1"] };
-const flipped = { active_nodes: ["s1"], standby_nodes: ["a1"], lock: true };
-
-async function standbyView(d: unknown = doc) {
-  return await readClusterView(
-    new FakeFacts({
-      node: "s1",
-      datacenter: "dc1",
-      kv: { "cluster/web": kvEntry("cluster/web", d, 17) },
-      health: { dc1: [instance("a1", false, "dc1", ["serfHealth=critical"])] },
-    }),
-    cfg,
-    "web",
+Deno.test("resolveCluster() is the view over the live agent", async () => {
+  const doc = JSON.stringify({ active_nodes: ["a1"], standby_nodes: ["s1"] });
+  const consul = {
+    kvGet: (key: string) =>
+      Promise.resolve({
+        key,
+        value: doc,
+        modifyIndex: 3,
+        createIndex: 1,
+        lockIndex: 0,
+        flags: 0,
+        session: null,
+      }),
+    serviceHealth: () =>
+      Promise.resolve([{
+        Node: { Node: "a1", Address: "", Datacenter: "dc1" },
+        Service: { ID: "web", Service: "web", Tags: null },
+        Checks: [],
+      }]),
+    agentSelf: () => Promise.resolve({ node: "s1", datacenter: "dc1" }),
+  } as unknown as ConsulClient;
+  const cfg = config({ clusterKey: "cluster" });
+  const v = await resolveCluster(consul, cfg, "web", new IdentityCache(consul, cfg));
+  assert.equal(v.node, "s1");
+  assert.equal(
+    v.decision.reason,
+    "node s1 is listed standby; an active instance is passing (a1:passing)",
   );
-}
-
-Deno.test("docWrite() is a check-and-set on the index the decision read", async () => {
-  const v = await standbyView();
-  assert.deepEqual(docWrite(v, flipFor(v), "flip"), {
-    kind: "kv-write",
-    key: "cluster/web",
-    value: JSON.stringify(flipped),
-    cas: 17,
-    why: "flip",
-  });
-  const locked = await standbyView({ ...doc, lock: true });
-  assert.deepEqual(unlockFor(locked), doc);
-});
-
-Deno.test("planDocCopies() overwrites only a copy that still says what the decision read", async () => {
-  const v = await standbyView();
-  const copies = [
-    {
-      dc: "dc2",
-      entry: kvEntry("cluster/web", { standby_nodes: ["s1"], active_nodes: ["a1"] }, 5),
-    },
-    { dc: "dc3", entry: kvEntry("cluster/web", flipped, 6) },
-    { dc: "dc4", entry: null },
-    { dc: "dc5", entry: kvEntry("cluster/web", "{", 7) },
-    { dc: "dc6", entry: kvEntry("cluster/web", { active_nodes: ["x"], standby_nodes: ["y"] }, 8) },
-    { dc: "dc7", error: "timed out" },
-  ];
-  const p = planDocCopies(v, flipped, copies, "flip");
-  assert.deepEqual(p.steps, [{
-    kind: "kv-write",
-    key: "cluster/web",
-    value: JSON.stringify(flipped),
-    cas: 5,
-    dc: "dc2",
-    why: "flip",
-  }]);
-  assert.deepEqual(p.notes, [
-    "dc3: already up to date",
-    "dc4: no copy of cluster/web, left alone",
-    "dc5: copy is not valid JSON, left alone",
-    "dc6: copy differs from what this decision was based on, left alone",
-    "dc7: not updated (timed out)",
-  ]);
 });
