@@ -11,6 +11,7 @@ import type { Command } from "../lib/command.ts";
 import { type Ctx, type Io, makeContext } from "../lib/context.ts";
 import { describeError, UsageError } from "../lib/errors.ts";
 import { Exit } from "../lib/exit_codes.ts";
+import { segment } from "../lib/names.ts";
 
 const help =
   `Usage: powerconsul check <service|servicegroup|crontab|process> -S <consulService> [options]
@@ -59,7 +60,7 @@ export function parseCheckArgs(p: Parsed): CheckArgs {
   if (p.positionals.length > 1) throw new UsageError(`unexpected argument "${p.positionals[1]}"`);
   const a: CheckArgs = {
     kind: kind as Kind,
-    consulService: required(p, "consulservice", "S"),
+    consulService: segment("-S/--consulservice", required(p, "consulservice", "S")),
     services: [],
     updateKv: bool(p, "updatekv"),
   };

@@ -8,6 +8,7 @@ import { IdentityCache } from "../lib/cluster/resolve.ts";
 import { type Io, makeContext } from "../lib/context.ts";
 import { UsageError } from "../lib/errors.ts";
 import { Exit } from "../lib/exit_codes.ts";
+import { segment } from "../lib/names.ts";
 import { gatherStatus } from "../lib/status/view.ts";
 import { paintFor, renderTable } from "../lib/status/table.ts";
 import type { Command } from "../lib/command.ts";
@@ -49,6 +50,7 @@ export const command: Command = {
     if (S !== undefined && !/^[A-Za-z0-9@._:+-]+$/.test(S)) {
       throw new UsageError(`invalid Consul service name "${S}"`);
     }
+    if (S !== undefined) segment("-S/--consulservice", S);
     const ctx = await makeContext(io, g);
     const opts: Parameters<typeof gatherStatus>[2] = {
       id: new IdentityCache(ctx.consul, ctx.config),

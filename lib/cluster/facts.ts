@@ -5,6 +5,7 @@
  */
 import type { Config } from "../config.ts";
 import type { ConsulClient, KvEntry } from "../consul/client.ts";
+import { kvPath } from "../names.ts";
 import { type Instance, toInstance } from "./health.ts";
 
 export interface ClusterFacts {
@@ -19,9 +20,12 @@ export interface ClusterFacts {
   serviceHealth(service: string, dc?: string): Promise<Instance[]>;
 }
 
-/** The KV key of a service's cluster document, or null without clusterKey. */
+/**
+ * The KV key of a service's cluster document, or null without clusterKey. The one place it is
+ * built; a service name that is not one key segment is a UsageError.
+ */
 export function clusterKeyFor(config: Config, consulService: string): string | null {
-  return config.clusterKey ? `${config.clusterKey}/${consulService}` : null;
+  return config.clusterKey ? kvPath(config.clusterKey, ["Consul service", consulService]) : null;
 }
 
 /** Lazily fetched agent identity: --node/nodeName beat the agent's own name. */

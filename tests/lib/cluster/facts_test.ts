@@ -1,10 +1,15 @@
 import assert from "node:assert/strict";
 import { clusterKeyFor, IdentityCache } from "../../../lib/cluster/facts.ts";
+import { UsageError } from "../../../lib/errors.ts";
 import { config } from "../../_support/cluster.ts";
 
 Deno.test("clusterKeyFor() is <clusterKey>/<service>, or null without clusterKey", () => {
   assert.equal(clusterKeyFor(config({ clusterKey: "cluster" }), "web"), "cluster/web");
   assert.equal(clusterKeyFor(config(), "web"), null);
+  assert.equal(clusterKeyFor(config({ clusterKey: "cluster/prod" }), "web"), "cluster/prod/web");
+  for (const bad of ["..", ".", "../service/evil", ""]) {
+    assert.throws(() => clusterKeyFor(config({ clusterKey: "cluster" }), bad), UsageError, bad);
+  }
 });
 
 Deno.test("IdentityCache: nodeName beats the hint, the hint beats the agent, one agent read", async () => {

@@ -48,3 +48,31 @@ Deno.test("toInstance() passes an instance only when every check on it passes", 
   assert.equal(claim.claimsActive, true);
   assert.equal(i.claimsActive, false);
 });
+
+Deno.test("toInstance(): node maintenance fails the instance; a warning is not passing", () => {
+  const base = {
+    Node: { Node: "n1", Address: "127.0.0.1", Datacenter: "dc1" },
+    Service: { ID: "web", Service: "web", Tags: ["a"] },
+  };
+  const check = (CheckID: string, Status: string, Output = "out") => ({
+    Node: "n1",
+    CheckID,
+    Name: "",
+    Status,
+    Output,
+    ServiceID: "",
+    ServiceName: "",
+  });
+  const maint = toInstance({
+    ...base,
+    Checks: [check("_node_maintenance", "critical"), check("web", "passing")],
+  });
+  assert.equal(maint.passing, false);
+  assert.deepEqual(maint.failing, ["_node_maintenance=critical"]);
+  assert.equal(maint.pending, false);
+  assert.deepEqual(maint.tags, ["a"]);
+  const warn = toInstance({ ...base, Checks: [check("web", "warning")] });
+  assert.equal(warn.passing, false);
+  assert.deepEqual(warn.failing, ["web=warning"]);
+  assert.equal(warn.pending, false, "only a critical check with no output is 'not run yet'");
+});
