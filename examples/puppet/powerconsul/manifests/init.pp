@@ -31,6 +31,8 @@ class powerconsul (
   Stdlib::Filesource $binary_source = 'puppet:///modules/powerconsul/powerconsul',
   Stdlib::Absolutepath $consul_config_dir = '/etc/consul.d',
   Stdlib::Absolutepath $consul_bin = '/usr/bin/consul',
+  # The agent's HTTP address, given to the init scripts (`service` clears the environment).
+  Pattern[/\A(https?:\/\/)?[A-Za-z0-9.:\[\]-]+\z/] $http_addr = '127.0.0.1:8500',
   # For `consul reload` with ACLs, e.g. ['CONSUL_HTTP_TOKEN_FILE=/etc/powerconsul/reload.token'].
   Array[String[1]] $reload_environment = [],
   Hash[String[1], Hash] $services = {},

@@ -1,14 +1,19 @@
 # One Consul service made of local services (its title is the Consul service name): the init
-# script /etc/init.d/<title> that hands every action to `powerconsul service`, the Consul service
-# definition with the powerconsul check, and the two key watches start-primary needs on every node
-# of the cluster. Declared by the powerconsul class from its $services, or directly (the class is
-# included either way). Dependencies: see the powerconsul class.
+# script /etc/init.d/<title> (an LSB header and one exec) that hands every action to
+# `powerconsul service`, the Consul service definition with the powerconsul check, and the two
+# key watches start-primary needs on every node of the cluster. Declared by the powerconsul class
+# from its $services, or directly (the class is included either way). Dependencies: see the
+# powerconsul class.
 define powerconsul::service (
   # In start order; one gives a `check service`, several a `check servicegroup`.
   Array[Pattern[/\A[A-Za-z0-9@._-]+\z/], 1] $local_services,
-  # Under /var/lock or /run/lock: the binary's sandbox writes nowhere else. The check gets the
-  # same path, so it passes while a restart or a switch holds the lock file.
-  Pattern[/\A\/(var|run)\/lock\/[A-Za-z0-9._-]+\z/] $lock_file = "/var/lock/${title}.lock",
+  # The check gets the same path, so it passes while a restart or a switch holds the lock file.
+  # In /run/powerconsul (powerconsul creates it, 0700) or a root-only directory under /var/lock
+  # or /run/lock: powerconsul refuses a lock file in a directory others can write.
+  Pattern[
+    /\A\/run\/powerconsul\/[A-Za-z0-9._-]+\z/,
+    /\A\/(var|run)\/lock\/[A-Za-z0-9._-]+\/[A-Za-z0-9._-]+\z/
+  ] $lock_file = "/run/powerconsul/${title}.lock",
   # -U: a standby that finds no active passing flips the cluster document.
   Boolean $failover = true,
   String[1] $interval = '5s',
@@ -28,14 +33,31 @@ define powerconsul::service (
   $init_script = "/etc/init.d/${title}"
   $locals = join($local_services, ',')
 
-  # The whole script is its second line; all of it is validated above, so nothing needs quoting.
+  # `service` runs init scripts with an empty environment, so the script names the config and
+  # the agent. Every word in it is validated above, so nothing needs quoting.
+  $config_file = $powerconsul::config_file
+  $http_addr = $powerconsul::http_addr
+  $description = "${join($local_services, ', ')}, started and stopped by the ${title} cluster's role"
+  $script = @("SCRIPT"/$)
+    #!/bin/sh
+    ### BEGIN INIT INFO
+    # Provides:          ${title}
+    # Required-Start:    \$remote_fs \$network consul
+    # Required-Stop:     \$remote_fs \$network consul
+    # Default-Start:     2 3 4 5
+    # Default-Stop:      0 1 6
+    # Short-Description: ${description}
+    ### END INIT INFO
+    exec ${binary} service ${title} "\$@" -S ${title} -s ${locals} -F ${lock_file} --config ${config_file} --http-addr ${http_addr}
+    | SCRIPT
+
   file { $init_script:
     ensure  => file,
-    content => "#!/bin/sh\nexec ${binary} service ${title} \"\$@\" -S ${title} -s ${locals} -F ${lock_file}\n",
+    content => $script,
     owner   => 'root',
     group   => 'root',
     mode    => '0755',
-    require => File[$binary, $powerconsul::config_file],
+    require => File[$binary, $config_file],
   }
 
   $kind = $local_services.length ? { 1 => 'service', default => 'servicegroup' }
