@@ -5,7 +5,9 @@
 #   - Consul from Debian's previous stable suite (bullseye), added with the mirror URI
 #     read from this machine's own Debian source and pinned low so nothing else moves;
 #   - check_procs (monitoring-plugins-basic), crontab (cron), ps (procps) and GNU time
-#     (time, for the benchmarks' peak RSS).
+#     (time, for the benchmarks' peak RSS);
+#   - puppet and puppet-module-puppetlabs-stdlib, for the Puppet example's test only: where they
+#     cannot be installed, setup says so and goes on, and that test is skipped.
 # Idempotent; quiet when everything is present. Prints the deno path on the last line
 # when called with --print-deno.
 set -euo pipefail
@@ -98,6 +100,20 @@ ensure_packages() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 }
 
+ensure_puppet() {
+  local missing=()
+  command -v puppet >/dev/null 2>&1 || missing+=(puppet)
+  [ -d /usr/share/puppet/modules/stdlib ] || missing+=(puppet-module-puppetlabs-stdlib)
+  [ "${#missing[@]}" = 0 ] && return 0
+  local skip="the Puppet example's test will be skipped"
+  [ "$(id -u)" = 0 ] || { say "missing ${missing[*]} (run as root to install them): $skip"; return 0; }
+  apt_update
+  say "installing ${missing[*]}"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2 ||
+    say "could not install ${missing[*]}: $skip"
+}
+
 ensure_deno
 ensure_packages
+ensure_puppet
 if [ "${1:-}" = "--print-deno" ]; then find_deno; fi
