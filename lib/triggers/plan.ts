@@ -22,8 +22,6 @@ import {
 
 export const TRIGGER_STATES = ["warning", "critical"] as const;
 export type TriggerState = typeof TRIGGER_STATES[number];
-/** The role a trigger acts as (the cluster's Role: one union for both). */
-export type TriggerRole = Role;
 
 /** Invalid input (stdin, -s JSON, a trigger definition): one clear line, exit 1. */
 export class InputError extends PowerconsulError {
@@ -93,7 +91,7 @@ function kindOf(v: unknown): string {
 export function triggerKey(
   prefix: string,
   service: string,
-  role: TriggerRole,
+  role: Role,
   state: TriggerState,
 ): string {
   return kvPath(prefix, ["ServiceName", service], ["role", role], ["state", state]);
@@ -101,7 +99,7 @@ export function triggerKey(
 
 export { actionEnv, BUILTIN_VARS, substitute, type TriggerContext, variables } from "./vars.ts";
 
-export type Action =
+export type TriggerAction =
   /** Run as an argv: no shell ever sees it. */
   | { kind: "command"; argv: string[] }
   /** Fed to `[...interpreter]` without a file of its own (see run.ts). */
@@ -176,7 +174,7 @@ function refusePastes(
 
 /** The action and what its text made worth a warning. */
 export interface PlannedAction {
-  action: Action;
+  action: TriggerAction;
   warnings: string[];
 }
 
@@ -247,7 +245,7 @@ export function planAction(
   value: string,
   vars: ReadonlyMap<string, string>,
   untrusted: ReadonlySet<string> = new Set(),
-): Action {
+): TriggerAction {
   return planActionWithWarnings(value, vars, untrusted).action;
 }
 
@@ -259,7 +257,7 @@ export interface TriggerPlan {
   key: string;
   /** The KV value, or null when the key is missing or empty (nothing to do). */
   value: string | null;
-  action: Action | null;
+  action: TriggerAction | null;
   env: Record<string, string>;
   /** subVars that override a built-in of the same name. */
   shadowed: string[];
@@ -297,7 +295,7 @@ export function buildPlan(input: PlanInput): TriggerPlan {
 }
 
 /** One short line describing an action, for logs and messages. */
-export function describeAction(a: Action): string {
+export function describeAction(a: TriggerAction): string {
   if (a.kind === "command") return `argv ${JSON.stringify(a.argv)}`;
   const lines = a.text.split("\n").length;
   return `script (${lines} lines) run by ${JSON.stringify(a.interpreter)}`;

@@ -6,13 +6,13 @@
  */
 import { Exit } from "../exit_codes.ts";
 import type { RunResult } from "../sys/runner.ts";
-import type { Action } from "./plan.ts";
+import type { TriggerAction } from "./plan.ts";
 
 /** Moves the pipe (stdin) to fd 3, gives the script an empty stdin, then runs "$@" /dev/fd/3. */
 const FEED = 'exec 3<&0 0</dev/null; exec "$@" /dev/fd/3';
 
 /** The argv and stdin of an action. */
-export function actionRun(action: Action): { argv: string[]; stdin?: string } {
+export function actionRun(action: TriggerAction): { argv: string[]; stdin?: string } {
   if (action.kind === "command") return { argv: action.argv };
   return {
     argv: ["/bin/sh", "-c", FEED, "powerconsul-script", ...action.interpreter],

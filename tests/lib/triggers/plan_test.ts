@@ -1,13 +1,13 @@
 // Trigger planning: the check JSON, the KV key, argv or script, the paste guard.
 import assert from "node:assert/strict";
 import {
-  type Action,
   buildPlan,
   InputError,
   parseHealthCheck,
   planAction,
   planActionWithWarnings,
   startsShell,
+  type TriggerAction,
   type TriggerContext,
   triggerKey,
 } from "../../../lib/triggers/plan.ts";
@@ -84,7 +84,7 @@ Deno.test("planAction() chooses argv or script, never a shell", async (t) => {
     ["SPACE", "a b"],
     ["EMPTY", ""],
   ]);
-  const cases: Record<string, [string, Action]> = {
+  const cases: Record<string, [string, TriggerAction]> = {
     "plain command": ["/usr/sbin/service web start", {
       kind: "command",
       argv: ["/usr/sbin/service", "web", "start"],
