@@ -1,23 +1,24 @@
 /**
  * `powerconsul trigger <warning|critical> -s '<health-check JSON>'` — run the KV action for one
- * check's service, role and state (SPEC §7); `powerconsul trigger reset [-S service]` — clear the
+ * check's service, role and state; `powerconsul trigger reset [-S service]` — clear the
  * restart-storm state so a trigger past its burst limit acts again.
  */
 import { bool, globalFlags, parseArgv, type Parsed, required, str } from "../lib/args.ts";
-import { type Ctx, type Io, makeContext } from "../lib/context.ts";
+import { type Io, makeContext } from "../lib/context.ts";
 import { UsageError } from "../lib/errors.ts";
 import { Exit } from "../lib/exit_codes.ts";
+import { segment } from "../lib/names.ts";
+import { Executor } from "../lib/plan/apply.ts";
+import { liveEffects } from "../lib/plan/live.ts";
+import { triggerDeps } from "../lib/triggers/deps.ts";
+import { fire, type FireResult } from "../lib/triggers/fire.ts";
+import { limitSettings, TriggerLimiter } from "../lib/triggers/limit.ts";
 import {
-  fire,
-  type FireDeps,
-  type FireResult,
   LiveSource,
   parseKvExport,
   SnapshotSource,
-  triggerLogFile,
   type TriggerSource,
-} from "../lib/triggers/fire.ts";
-import { limitSettings, TriggerLimiter } from "../lib/triggers/limit.ts";
+} from "../lib/triggers/source.ts";
 import {
   type HealthCheck,
   InputError,
@@ -36,10 +37,11 @@ standalone, primary or secondary; a secondary whose actives are not passing acts
 except while the cluster document is locked.
 
 An action is a command line (split like a shell splits words, run without a shell) or a script
-starting with #! (run by that interpreter from a private file under <logDir>/trigger/.run/).
-@SERVICE @NODE @ROLE @STATE @CHECK @DC and the config's subVars are substituted; commands get
-each value as exactly one argument, scripts get it as text — scripts should prefer the
-environment: POWERCONSUL_SERVICE, _NODE, _ROLE, _STATE, _CHECK, _DC.
+starting with #! (fed to that interpreter on a pipe; no file is written). @SERVICE @NODE @ROLE
+@STATE @CHECK @DC and the config's subVars are substituted; commands get each value as exactly
+one argument, scripts (and commands that start a shell with -c) get it as code, so a payload
+value with shell syntax is refused there — prefer the environment: POWERCONSUL_SERVICE, _NODE,
+_ROLE, _STATE, _CHECK, _DC. An @NAME that is no variable is kept as is, with a warning.
 
 Restart-storm protection, per service, role and state: one run per triggerCooldown seconds (an
 early run waits for the cooldown, then runs if the check is still in the state), at most
@@ -95,7 +97,8 @@ export function parseTriggerArgs(p: Parsed): TriggerArgs | ResetArgs {
       if (p.values[o] !== undefined) throw new UsageError(`--${o} does not apply to reset`);
     }
     const service = str(p, "consulservice");
-    return service ? { mode: "reset", service } : { mode: "reset" };
+    if (service === undefined) return { mode: "reset" };
+    return { mode: "reset", service: segment("-S/--consulservice", service) };
   }
   if (!(TRIGGER_STATES as readonly string[]).includes(word)) {
     throw new UsageError(`unknown state "${word}": one of ${TRIGGER_STATES.join(", ")} (or reset)`);
@@ -122,6 +125,7 @@ export function parseTriggerArgs(p: Parsed): TriggerArgs | ResetArgs {
         `check); triggers belong to services`,
     );
   }
+  segment("-s: ServiceName", check.ServiceName);
   const a: TriggerArgs = { mode: "fire", state: word as TriggerState, check };
   const snapshot = str(p, "kv-snapshot");
   const dc = str(p, "dc");
@@ -193,27 +197,6 @@ async function readSnapshot(path: string): Promise<string> {
   }
 }
 
-/** The dependencies of fire() for a command context (shared with the watch). */
-export function triggerDeps(ctx: Ctx, source: TriggerSource, out: (line: string) => void) {
-  const warnings = ctx.logger("trigger/state.log", "trigger", "-");
-  const deps: FireDeps = {
-    config: ctx.config,
-    source,
-    runner: ctx.runner,
-    limiter: new TriggerLimiter(ctx.config.logDir, limitSettings(ctx.config), {
-      warn: (m) => {
-        ctx.io.err(`powerconsul: warning: ${m}\n`);
-        if (!ctx.flags.dryRun) warnings.warn(m);
-      },
-    }),
-    dryRun: ctx.flags.dryRun,
-    log: (service, state) => ctx.logger(triggerLogFile(service, state), "trigger", service),
-    out,
-    format: ctx.flags.output ?? "text",
-  };
-  return deps;
-}
-
 /** The action's own output, then one summary line (or one JSON object holding both). */
 function report(io: Io, r: FireResult, format: "json" | "text") {
   if (r.outcome === "planned") return;
@@ -239,11 +222,16 @@ async function reset(a: ResetArgs, io: Io, g: ReturnType<typeof globalFlags>): P
     const { state } = await limiter.read();
     const keys = state.entries.filter((e) => !a.service || e.service === a.service)
       .map((e) => `${e.service}/${e.role}/${e.state}`);
-    io.out(
-      `dry-run: would clear the trigger state of ${what} in ${limiter.path}: ${
+    const ex = new Executor(liveEffects(ctx.consul, ctx.runner), {
+      dryRun: true,
+      print: (l) => io.out(`dry-run: ${l}\n`),
+    });
+    await ex.apply({
+      kind: "message",
+      text: `reset: the trigger state of ${what} in ${limiter.path} to clear: ${
         keys.length ? keys.join(", ") : "nothing recorded"
-      }\n`,
-    );
+      }`,
+    });
     return Exit.OK;
   }
   const cleared = await limiter.reset(a.service);

@@ -1,8 +1,8 @@
 /**
- * `powerconsul watch <warning|critical>` — the handler of a Consul `checks` watch (SPEC §7).
+ * `powerconsul watch <warning|critical>` — the handler of a Consul `checks` watch.
  *
- * stdin: the JSON array of every check in that state across the datacenter (CONSUL-FACTS A1.6),
- * sent at watch creation, on every `consul reload`, and whenever the set changes. The whole
+ * stdin: the JSON array of every check in that state across the datacenter, sent at watch
+ * creation, on every `consul reload`, and whenever the set changes. The whole
  * array is validated before anything fires; then only this node's service checks in the watched
  * state with a non-empty Output are kept (node comparison before anything else, so a payload of
  * 10,000 foreign checks costs one parse and one pass), and each fires its trigger in process,
@@ -10,18 +10,14 @@
  * the agent logs a failing handler and never retries it, and `consul watch` dies on one.
  */
 import { globalFlags, parseArgv, type Parsed } from "../lib/args.ts";
-import { dropRunPermission, type Io, makeContext } from "../lib/context.ts";
+import { type Io, makeContext } from "../lib/context.ts";
 import { describeError, UsageError } from "../lib/errors.ts";
 import { Exit } from "../lib/exit_codes.ts";
-import { fire, type FireResult, LiveSource } from "../lib/triggers/fire.ts";
-import {
-  type HealthCheck,
-  InputError,
-  parseHealthCheck,
-  TRIGGER_STATES,
-  type TriggerState,
-} from "../lib/triggers/plan.ts";
-import { triggerDeps } from "./trigger.ts";
+import { fire, type FireResult } from "../lib/triggers/fire.ts";
+import { stdinDeadlineMs, triggerDeps } from "../lib/triggers/deps.ts";
+import { type HealthCheck, TRIGGER_STATES, type TriggerState } from "../lib/triggers/plan.ts";
+import { LiveSource } from "../lib/triggers/source.ts";
+import { parseWatchInput, pool, readWithin, selectLocal } from "../lib/triggers/watch_input.ts";
 import type { Command } from "./mod.ts";
 
 const help = `Usage: powerconsul watch <warning|critical> [options]
@@ -59,79 +55,6 @@ export function parseWatchArgs(p: Parsed): TriggerState {
   return state as TriggerState;
 }
 
-/**
- * Parse and validate the whole payload (pure). Any malformed entry rejects the payload: a
- * half-understood list is not acted on. Throws InputError with one clear sentence.
- */
-export function parseWatchInput(text: string | null): HealthCheck[] {
-  if (text === null) {
-    throw new InputError(
-      "stdin is a terminal: 'watch' reads the JSON a Consul checks watch sends; run it as the " +
-        "watch's handler, or pipe a payload in",
-    );
-  }
-  if (text.trim() === "") {
-    throw new InputError("stdin is empty: expected the JSON array a Consul checks watch sends");
-  }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (e) {
-    throw new InputError(`stdin is not valid JSON (${(e as Error).message})`);
-  }
-  if (!Array.isArray(raw)) {
-    const what = raw === null
-      ? "null (a key watch's payload?)"
-      : typeof raw === "object"
-      ? "an object"
-      : `a ${typeof raw}`;
-    throw new InputError(
-      `stdin must be a JSON array of health checks (a "checks" watch), got ${what}`,
-    );
-  }
-  const out = new Array<HealthCheck>(raw.length);
-  for (let i = 0; i < raw.length; i++) {
-    out[i] = parseHealthCheck(raw[i], `entry ${i} of ${raw.length}`);
-  }
-  return out;
-}
-
-export interface Selection {
-  fire: HealthCheck[];
-  /** Local service checks in the state whose Output is still empty. */
-  unrun: number;
-  /** Local node checks (no service). */
-  nodeChecks: number;
-  /** Local checks in another state. */
-  otherState: number;
-}
-
-/** This node's service checks in `state` with output (pure; one pass, node compared first). */
-export function selectLocal(checks: HealthCheck[], node: string, state: string): Selection {
-  const s: Selection = { fire: [], unrun: 0, nodeChecks: 0, otherState: 0 };
-  for (const c of checks) {
-    if (c.Node !== node) continue;
-    if (c.Status !== state) s.otherState++;
-    else if (c.ServiceName === "") s.nodeChecks++;
-    else if (c.Output === "") s.unrun++;
-    else s.fire.push(c);
-  }
-  return s;
-}
-
-async function pool<T, R>(items: T[], n: number, fn: (t: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(n, items.length) }, worker));
-  return out;
-}
-
 export const command: Command = {
   name: "watch",
   summary: "handle a Consul checks watch: fire triggers for this node's checks (watch handler)",
@@ -146,10 +69,12 @@ export const command: Command = {
     const state = parseWatchArgs(p);
     const ctx = await makeContext(io, g);
     const wlog = g.dryRun ? undefined : ctx.logger(`watch/${state}.log`, "watch", "-");
+    // The agent that runs this handler is its parent: a deferred run it outlives is dropped.
+    const parent = Deno.ppid;
     const started = performance.now();
     let checks: HealthCheck[];
     try {
-      checks = parseWatchInput(await io.readStdin());
+      checks = parseWatchInput(await readWithin(io.readStdin(), stdinDeadlineMs(ctx.config)));
     } catch (e) {
       wlog?.error(`invalid input, nothing fired: ${describeError(e)}`);
       throw e;
@@ -185,8 +110,8 @@ export const command: Command = {
         `selected in ${ms(performance.now() - t)} ms (node name lookup ${ms(nodeMs)} ms)`,
     );
     if (sel.fire.length === 0) return Exit.OK;
-    if (g.dryRun) dropRunPermission();
     const deps = triggerDeps(ctx, source, (l) => io.out(l + "\n"));
+    deps.stillWanted = () => Deno.ppid === parent;
     const results = await pool(sel.fire, CONCURRENCY, async (c) => {
       const label = `${c.ServiceName} (check ${c.CheckID || "-"})`;
       try {

@@ -34,16 +34,16 @@ const ROWS = [
 const FROM_JUNIT: { row: string; file: string; prefixes: string[] }[] = [
   {
     row: "Restart-storm protection",
-    file: "tests/trigger_test.ts",
+    file: "tests/e2e/trigger_test.ts",
     prefixes: ["trigger storm protection"],
   },
   {
     row: "Restart-storm protection",
-    file: "tests/triggers_plan_test.ts",
-    prefixes: ["judge()", "record()", "parseState()"],
+    file: "tests/lib/triggers/storm_test.ts",
+    prefixes: ["stormVerdict()", "record()", "parseState()"],
   },
-  { row: "Security", file: "tests/trigger_test.ts", prefixes: ["trigger --dry-run"] },
-  { row: "Security", file: "tests/watch_test.ts", prefixes: ["watch --dry-run"] },
+  { row: "Security", file: "tests/e2e/trigger_test.ts", prefixes: ["trigger --dry-run"] },
+  { row: "Security", file: "tests/e2e/watch_test.ts", prefixes: ["watch --dry-run"] },
 ];
 
 interface Case {

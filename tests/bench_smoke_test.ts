@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { measure, stat } from "../bench/lib/measure.ts";
 import { payload } from "../bench/lib/payload.ts";
 import { renderMarkdown, renderText, type Results, table } from "../bench/lib/results.ts";
-import { parseWatchInput, selectLocal } from "../cmd/watch.ts";
+import { parseWatchInput, selectLocal } from "../lib/triggers/watch_input.ts";
 
 Deno.test("bench measure: wall, CPU, peak RSS and exit code of a real process", async () => {
   const tmp = await Deno.makeTempDir();

@@ -10,168 +10,45 @@
  *   ("trigger limit reached") until the window slides past or `powerconsul trigger reset`.
  *
  * State: `<logDir>/trigger/state.json` (inside the sandbox's write paths), replaced atomically
- * (write a sibling, rename) under an flock on `state.lock`. A corrupt file is reset with a
- * warning. Lock waits are bounded: a stuck holder cannot block a trigger forever.
+ * (write a sibling, rename) under an flock on `state.mutex` (the mutex of the state file). A
+ * corrupt file is reset with a warning. Mutex waits are bounded: a stuck holder cannot block a
+ * trigger forever.
  */
 import { join } from "../paths.ts";
 import type { Config } from "../config.ts";
-import type { TriggerRole, TriggerState } from "./plan.ts";
+import {
+  keyName,
+  type LimitKey,
+  type LimitSettings,
+  limitSettings,
+  parseState,
+  record,
+  sameKey,
+  STATE_FILE,
+  type StateFile,
+  stormVerdict,
+  type Verdict,
+} from "./storm.ts";
 
-export interface LimitSettings {
-  cooldownMs: number;
-  burst: number;
-  windowMs: number;
-}
+export {
+  keyName,
+  type KeyState,
+  type LimitKey,
+  type LimitSettings,
+  limitSettings,
+  parseState,
+  PENDING_GRACE_MS,
+  recentRuns,
+  record,
+  STATE_FILE,
+  type StateFile,
+  stormVerdict,
+  type Verdict,
+} from "./storm.ts";
 
-export function limitSettings(config: Config): LimitSettings {
-  return {
-    cooldownMs: config.triggerCooldown * 1000,
-    burst: config.triggerBurst,
-    windowMs: config.triggerWindow * 1000,
-  };
-}
-
-export interface LimitKey {
-  service: string;
-  role: TriggerRole;
-  state: TriggerState;
-}
-
-export interface KeyState extends LimitKey {
-  /** Start times of recent runs (ms since the epoch), oldest first. */
-  runs: number[];
-  /** A deferred run owned by process `pid`, due at `until`. */
-  pending?: { until: number; pid: number };
-}
-
-export interface StateFile {
-  version: 1;
-  entries: KeyState[];
-}
-
-export type Verdict =
-  | { kind: "run" }
-  /** Too soon after the last run: wait until `until`, then re-check and try again. */
-  | { kind: "defer"; until: number; lastRun: number }
-  /** Another process already holds the deferred run for this key. */
-  | { kind: "coalesced"; until: number; pid: number }
-  /** `runs` runs inside the window: not acting until `clearsAt` (or a reset). */
-  | { kind: "limited"; runs: number; clearsAt: number };
-
-/** A pending mark outlives its due time by this much before it counts as abandoned. */
-export const PENDING_GRACE_MS = 5_000;
-/** Longest wait for the state lock; past it the trigger goes on without recording. */
-const LOCK_WAIT_MS = 5_000;
-const LOCK_POLL_MS = 10;
-
-export const STATE_FILE = join("trigger", "state.json");
-
-function sameKey(a: LimitKey, b: LimitKey): boolean {
-  return a.service === b.service && a.role === b.role && a.state === b.state;
-}
-
-export function keyName(k: LimitKey): string {
-  return `${k.service}/${k.role}/${k.state}`;
-}
-
-/** Runs still inside the window (a clock that went backwards never blocks longer). */
-export function recentRuns(runs: readonly number[], now: number, windowMs: number): number[] {
-  return runs.map((t) => Math.min(t, now)).filter((t) => now - t < windowMs).sort((a, b) => a - b);
-}
-
-/**
- * The verdict for one attempt (pure). `owner` is true for the process waking up from its own
- * deferral (its pending mark does not coalesce it away).
- */
-export function judge(
-  entry: KeyState | undefined,
-  now: number,
-  s: LimitSettings,
-  opts: { owner?: boolean; alive?: (pid: number) => boolean } = {},
-): Verdict {
-  const runs = recentRuns(entry?.runs ?? [], now, s.windowMs);
-  if (runs.length >= s.burst) {
-    return {
-      kind: "limited",
-      runs: runs.length,
-      clearsAt: runs[runs.length - s.burst]! + s.windowMs,
-    };
-  }
-  const p = entry?.pending;
-  if (
-    !opts.owner && p && now < p.until + PENDING_GRACE_MS && (opts.alive ?? (() => true))(p.pid)
-  ) {
-    return { kind: "coalesced", until: p.until, pid: p.pid };
-  }
-  const last = runs[runs.length - 1];
-  if (last !== undefined && now - last < s.cooldownMs) {
-    return { kind: "defer", until: last + s.cooldownMs, lastRun: last };
-  }
-  return { kind: "run" };
-}
-
-/** Apply a verdict to the state (pure: returns a new state). */
-export function record(
-  state: StateFile,
-  key: LimitKey,
-  v: Verdict,
-  now: number,
-  s: LimitSettings,
-  pid: number,
-  owner: boolean,
-): StateFile {
-  const entries = state.entries.map((e) => ({ ...e, runs: recentRuns(e.runs, now, s.windowMs) }))
-    .filter((e) => e.runs.length > 0 || e.pending);
-  let entry = entries.find((e) => sameKey(e, key));
-  if (!entry) {
-    entry = { service: key.service, role: key.role, state: key.state, runs: [] };
-    entries.push(entry);
-  }
-  if (v.kind === "run") {
-    entry.runs = [...entry.runs, now].slice(-Math.max(s.burst, 1));
-    if (owner || (entry.pending && entry.pending.pid === pid)) delete entry.pending;
-  } else if (v.kind === "defer" && !owner) {
-    entry.pending = { until: v.until, pid };
-  } else if (owner && entry.pending?.pid === pid) {
-    delete entry.pending;
-  }
-  return { version: 1, entries: entries.filter((e) => e.runs.length > 0 || e.pending) };
-}
-
-/** Parse the state file text; throws Error with a reason when it is not a valid state. */
-export function parseState(text: string): StateFile {
-  const raw: unknown = JSON.parse(text);
-  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
-    throw new Error("not a JSON object");
-  }
-  const o = raw as Record<string, unknown>;
-  if (o.version !== 1 || !Array.isArray(o.entries)) throw new Error("no version 1 entries list");
-  const entries = o.entries.map((e, i): KeyState => {
-    const x = e as Record<string, unknown> | null;
-    if (
-      !x || typeof x.service !== "string" || typeof x.role !== "string" ||
-      typeof x.state !== "string" || !Array.isArray(x.runs) ||
-      x.runs.some((t) => typeof t !== "number" || !Number.isFinite(t))
-    ) {
-      throw new Error(`entry ${i} is malformed`);
-    }
-    const k: KeyState = {
-      service: x.service,
-      role: x.role as TriggerRole,
-      state: x.state as TriggerState,
-      runs: x.runs as number[],
-    };
-    const p = x.pending as Record<string, unknown> | undefined;
-    if (p !== undefined) {
-      if (!p || typeof p.until !== "number" || typeof p.pid !== "number") {
-        throw new Error(`entry ${i} has a malformed pending mark`);
-      }
-      k.pending = { until: p.until, pid: p.pid };
-    }
-    return k;
-  });
-  return { version: 1, entries };
-}
+/** Longest wait for the state mutex; past it the trigger goes on without recording. */
+const MUTEX_WAIT_MS = 5_000;
+const MUTEX_POLL_MS = 10;
 
 function pidAlive(pid: number): boolean {
   if (pid === Deno.pid) return true;
@@ -188,15 +65,15 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, Math.max(0,
 
 export interface LimiterOptions {
   now?: () => number;
-  /** Warnings (corrupt state reset, lock not taken, state not written). */
+  /** Warnings (corrupt state reset, mutex not taken, state not written). */
   warn?: (message: string) => void;
   pid?: number;
 }
 
-/** The state file under a log root, with locked read-modify-write. */
+/** The state file under a log root, with read-modify-write under its mutex. */
 export class TriggerLimiter {
   readonly path: string;
-  readonly lockPath: string;
+  readonly mutexPath: string;
   #s: LimitSettings;
   #now: () => number;
   #warn: (m: string) => void;
@@ -204,7 +81,7 @@ export class TriggerLimiter {
 
   constructor(logDir: string, settings: LimitSettings, opts: LimiterOptions = {}) {
     this.path = join(logDir, STATE_FILE);
-    this.lockPath = join(logDir, "trigger", "state.lock");
+    this.mutexPath = join(logDir, "trigger", "state.mutex");
     this.#s = settings;
     this.#now = opts.now ?? Date.now;
     this.#warn = opts.warn ?? (() => {});
@@ -242,39 +119,38 @@ export class TriggerLimiter {
     } catch (e) {
       this.#warn(`cannot read ${this.path}: ${(e as Error).message}`);
     }
-    return judge(state.entries.find((e) => sameKey(e, key)), this.#now(), this.#s, {
+    return stormVerdict(state.entries.find((e) => sameKey(e, key)), this.#now(), this.#s, {
       alive: pidAlive,
     });
   }
 
   /**
-   * One attempt: judge and record under the lock. `owner`: this process is waking from its own
-   * deferral. When the state cannot be locked, read or written, the attempt is allowed (a
+   * One attempt: judge and record under the mutex. `owner`: this process is waking from its own
+   * deferral. When the state cannot be read or written, the attempt is allowed (a
    * broken log root must not stop self-healing) and a warning says protection was off.
    */
   async attempt(key: LimitKey, owner = false): Promise<Verdict> {
-    let lock: Deno.FsFile | undefined;
+    let mutex: Deno.FsFile | undefined;
     try {
-      lock = await this.#lock();
+      mutex = await this.#acquire();
       const { state } = await this.read();
       const now = this.#now();
       const entry = state.entries.find((e) => sameKey(e, key));
-      const v = judge(entry, now, this.#s, { owner, alive: pidAlive });
+      const v = stormVerdict(entry, now, this.#s, { owner, alive: pidAlive });
       if (v.kind === "run" || v.kind === "defer" || owner) {
         await this.#write(record(state, key, v, now, this.#s, this.#pid, owner));
       }
       return v;
     } catch (e) {
-      this.#warn(
-        `restart-storm protection unavailable for ${keyName(key)} (${
-          (e as Error).message
-        }): running without it`,
-      );
-      return { kind: "run" };
+      const why = `restart-storm protection unavailable for ${keyName(key)} (${
+        (e as Error).message.split("\n")[0]
+      }): running without it`;
+      this.#warn(why);
+      return { kind: "run", unguarded: why };
     } finally {
-      if (lock) {
+      if (mutex) {
         try {
-          lock.close();
+          mutex.close();
         } catch { /* closed */ }
       }
     }
@@ -282,9 +158,9 @@ export class TriggerLimiter {
 
   /** Clear this process's pending mark on a key (its deferred run turned out not to be needed). */
   async release(key: LimitKey): Promise<void> {
-    let lock: Deno.FsFile | undefined;
+    let mutex: Deno.FsFile | undefined;
     try {
-      lock = await this.#lock();
+      mutex = await this.#acquire();
       const { state } = await this.read();
       const entry = state.entries.find((e) => sameKey(e, key));
       if (entry?.pending?.pid !== this.#pid) return;
@@ -296,13 +172,13 @@ export class TriggerLimiter {
     } catch (e) {
       this.#warn(`cannot clear the pending mark of ${keyName(key)}: ${(e as Error).message}`);
     } finally {
-      lock?.close();
+      mutex?.close();
     }
   }
 
   /** Forget runs and pending marks (one service, or all). Returns how many keys were cleared. */
   async reset(service?: string): Promise<string[]> {
-    const lock = await this.#lock();
+    const mutex = await this.#acquire();
     try {
       const { state } = await this.read();
       const gone = state.entries.filter((e) => service === undefined || e.service === service);
@@ -310,7 +186,7 @@ export class TriggerLimiter {
       await this.#write({ version: 1, entries: keep });
       return gone.map(keyName);
     } finally {
-      lock.close();
+      mutex.close();
     }
   }
 
@@ -321,27 +197,27 @@ export class TriggerLimiter {
     const out: { key: string; runs: number; clearsAt: number }[] = [];
     for (const e of state.entries) {
       if (service !== undefined && e.service !== service) continue;
-      const v = judge(e, now, this.#s, { owner: true });
+      const v = stormVerdict(e, now, this.#s, { owner: true });
       if (v.kind === "limited") out.push({ key: keyName(e), runs: v.runs, clearsAt: v.clearsAt });
     }
     return out;
   }
 
-  async #lock(): Promise<Deno.FsFile> {
+  async #acquire(): Promise<Deno.FsFile> {
     await Deno.mkdir(join(this.path, ".."), { recursive: true, mode: 0o750 });
-    const f = await Deno.open(this.lockPath, {
+    const f = await Deno.open(this.mutexPath, {
       read: true,
       write: true,
       create: true,
       mode: 0o600,
     });
-    const deadline = performance.now() + LOCK_WAIT_MS;
+    const deadline = performance.now() + MUTEX_WAIT_MS;
     try {
       while (!(await f.tryLock(true))) {
         if (performance.now() > deadline) {
-          throw new Error(`${this.lockPath} stayed locked for ${LOCK_WAIT_MS / 1000}s`);
+          throw new Error(`${this.mutexPath} stayed held for ${MUTEX_WAIT_MS / 1000}s`);
         }
-        await sleep(LOCK_POLL_MS);
+        await sleep(MUTEX_POLL_MS);
       }
     } catch (e) {
       f.close();

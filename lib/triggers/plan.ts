@@ -1,15 +1,27 @@
 /**
- * Trigger planning (SPEC §7), all pure: validate the health-check JSON a watch hands over, name
- * the KV key of the action, substitute `@VAR`s, and decide between an argv (never a shell) and a
- * `#!` script. Nothing here touches Consul, the file system or a process.
+ * Trigger planning, all pure: validate the health-check JSON a watch hands over, name the KV
+ * key of the action, substitute `@VAR`s, and decide between an argv (never a shell) and a `#!`
+ * script. Nothing here touches Consul, the file system or a process.
  */
+import type { Role } from "../cluster/role.ts";
 import { PowerconsulError } from "../errors.ts";
 import { Exit } from "../exit_codes.ts";
+import { kvPath } from "../names.ts";
 import { splitWords, WordsError } from "../words.ts";
+import {
+  actionEnv,
+  PAYLOAD_VARS,
+  render,
+  type Token,
+  tokens,
+  tokenWarnings,
+  type TriggerContext,
+  unsafePastes,
+  variables,
+} from "./vars.ts";
 
 export const TRIGGER_STATES = ["warning", "critical"] as const;
 export type TriggerState = typeof TRIGGER_STATES[number];
-export type TriggerRole = "standalone" | "primary" | "secondary";
 
 /** Invalid input (stdin, -s JSON, a trigger definition): one clear line, exit 1. */
 export class InputError extends PowerconsulError {
@@ -79,82 +91,92 @@ function kindOf(v: unknown): string {
 export function triggerKey(
   prefix: string,
   service: string,
-  role: TriggerRole,
+  role: Role,
   state: TriggerState,
 ): string {
-  return `${prefix.replace(/\/+$/, "")}/${service}/${role}/${state}`;
+  return kvPath(prefix, ["ServiceName", service], ["role", role], ["state", state]);
 }
 
-/** What a trigger knows about itself: the built-in variables and the env of the action. */
-export interface TriggerContext {
-  service: string;
-  node: string;
-  role: TriggerRole;
-  state: TriggerState;
-  check: string;
-  dc: string;
-}
+export { actionEnv, BUILTIN_VARS, substitute, type TriggerContext, variables } from "./vars.ts";
 
-export const BUILTIN_VARS = ["SERVICE", "NODE", "ROLE", "STATE", "CHECK", "DC"] as const;
-
-/**
- * The substitution table: built-ins, then `subVars` (stored without the `@`). A subVar with a
- * built-in's name wins — configs of the old tool define e.g. `@ROLE` themselves, and their
- * triggers keep meaning what they meant; the real value stays in `$POWERCONSUL_ROLE`.
- */
-export function variables(
-  subVars: Record<string, string>,
-  ctx: TriggerContext,
-): { vars: Map<string, string>; shadowed: string[] } {
-  const vars = new Map<string, string>([
-    ["SERVICE", ctx.service],
-    ["NODE", ctx.node],
-    ["ROLE", ctx.role],
-    ["STATE", ctx.state],
-    ["CHECK", ctx.check],
-    ["DC", ctx.dc],
-  ]);
-  const shadowed: string[] = [];
-  for (const [name, value] of Object.entries(subVars)) {
-    const bare = name.replace(/^@/, "");
-    if ((BUILTIN_VARS as readonly string[]).includes(bare)) shadowed.push(bare);
-    vars.set(bare, value);
-  }
-  return { vars, shadowed };
-}
-
-/** The environment every action gets (scripts should prefer it to textual `@VAR`s). */
-export function actionEnv(ctx: TriggerContext): Record<string, string> {
-  return {
-    POWERCONSUL_SERVICE: ctx.service,
-    POWERCONSUL_NODE: ctx.node,
-    POWERCONSUL_ROLE: ctx.role,
-    POWERCONSUL_STATE: ctx.state,
-    POWERCONSUL_CHECK: ctx.check,
-    POWERCONSUL_DC: ctx.dc,
-  };
-}
-
-/**
- * Replace `@NAME` tokens in one pass, longest name first (`@SERVICE_PORT` before `@SERVICE`). A
- * substituted value is never scanned again, so a value containing `@NODE` stays as it is.
- */
-export function substitute(text: string, vars: ReadonlyMap<string, string>): string {
-  if (vars.size === 0 || !text.includes("@")) return text;
-  const names = [...vars.keys()].sort((a, b) => b.length - a.length || (a < b ? -1 : 1));
-  const re = new RegExp(`@(${names.map(escapeRe).join("|")})`, "g");
-  return text.replace(re, (_, name: string) => vars.get(name) ?? "");
-}
-
-function escapeRe(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-}
-
-export type Action =
+export type TriggerAction =
   /** Run as an argv: no shell ever sees it. */
   | { kind: "command"; argv: string[] }
-  /** Written to a private file and run as `[...interpreter, file]`. */
+  /** Fed to `[...interpreter]` without a file of its own (see run.ts). */
   | { kind: "script"; interpreter: string[]; text: string };
+
+/** Programs that read an argument as code after `-c`. */
+const SHELLS = new Set([
+  "sh",
+  "bash",
+  "dash",
+  "ash",
+  "zsh",
+  "ksh",
+  "mksh",
+  "pdksh",
+  "yash",
+  "posh",
+  "csh",
+  "tcsh",
+  "fish",
+  "busybox",
+]);
+
+function base(p: string): string {
+  return p.slice(p.lastIndexOf("/") + 1);
+}
+
+/**
+ * Whether a command line starts a shell on a `-c` string (directly, or through `env` with its
+ * options and NAME=VALUE assignments): then its words are code, like a script's text (pure).
+ */
+export function startsShell(words: readonly string[]): boolean {
+  let i = 0;
+  if (base(words[0] ?? "") === "env") {
+    i = 1;
+    while (i < words.length) {
+      const w = words[i]!;
+      if (w === "-u" || w === "--unset" || w === "-C" || w === "--chdir") i += 2;
+      else if (w.startsWith("-") || /^[A-Za-z_][A-Za-z0-9_]*=/.test(w)) i++;
+      else break;
+    }
+  }
+  const prog = words[i];
+  if (prog === undefined || !SHELLS.has(base(prog))) return false;
+  let j = i + 1;
+  if (base(prog) === "busybox" && /sh$/.test(words[j] ?? "")) j++;
+  for (; j < words.length; j++) {
+    const w = words[j]!;
+    if (!/^[-+]/.test(w)) return false;
+    if (w === "--") return false;
+    if (/^[-+][A-Za-z]*c[A-Za-z]*$/.test(w) || w === "--command") return true;
+  }
+  return false;
+}
+
+function refusePastes(
+  ts: readonly Token[],
+  vars: ReadonlyMap<string, string>,
+  untrusted: ReadonlySet<string>,
+  into: string,
+): void {
+  const bad = unsafePastes(ts, vars, untrusted)[0];
+  if (bad) {
+    throw new InputError(
+      `refusing to paste @${bad.name} (${
+        JSON.stringify(bad.value.slice(0, 60))
+      }) into ${into}: it holds characters a shell would interpret; use $POWERCONSUL_${bad.name} ` +
+        `instead`,
+    );
+  }
+}
+
+/** The action and what its text made worth a warning. */
+export interface PlannedAction {
+  action: TriggerAction;
+  warnings: string[];
+}
 
 /**
  * The action a KV value describes (pure; the choice consul-template's CommandPrep makes).
@@ -167,20 +189,18 @@ export type Action =
  *   backslashes honoured, nothing expanded), then `@VAR`s replaced inside each word — so a value
  *   such as `a b` or `; rm -rf /` stays exactly one argument.
  *
- * Throws InputError for a definition that cannot be run (unterminated quote, no interpreter).
+ * A script's text, and the words of a command that starts a shell on `-c`, reach a shell as
+ * code: a payload value (`untrusted`) is pasted there only when it cannot be code; such
+ * actions should use the POWERCONSUL_* environment, which is safe for any value.
+ *
+ * Throws InputError for a definition that cannot be run (unterminated quote, no interpreter) or
+ * would paste a payload value as code.
  */
-/**
- * Values that may be pasted into a script's text: Consul names (services, nodes, check IDs,
- * datacenters) in practice never need more, and nothing here means anything to a shell.
- */
-const SCRIPT_SAFE = /^[A-Za-z0-9._:@\/+=,-]*$/;
-
-export function planAction(
+export function planActionWithWarnings(
   value: string,
   vars: ReadonlyMap<string, string>,
-  /** Names whose values come from outside (the watch payload): checked before a script uses them. */
   untrusted: ReadonlySet<string> = new Set(),
-): Action {
+): PlannedAction {
   const body = value.replace(/^\uFEFF/, "").replace(/^\s+/, "");
   if (body.startsWith("#!")) {
     const nl = body.indexOf("\n");
@@ -198,19 +218,10 @@ export function planAction(
     const arg = m[2]?.trim();
     const interpreter = arg ? [interp, arg] : [interp];
     const head = nl === -1 ? body : body.slice(0, nl + 1);
-    // A script's text reaches its interpreter (often a shell) as code, so a value from the
-    // payload is pasted in only when it cannot be code (SPEC §10.4); scripts should use the
-    // POWERCONSUL_* environment instead, which is safe for any value.
-    for (const name of untrusted) {
-      const v = vars.get(name) ?? "";
-      if (new RegExp(`@${name}(?![A-Za-z0-9_])`).test(rest) && !SCRIPT_SAFE.test(v)) {
-        throw new InputError(
-          `refusing to paste @${name} (${JSON.stringify(v.slice(0, 60))}) into a script: it ` +
-            `holds characters a shell would interpret; use $POWERCONSUL_${name} instead`,
-        );
-      }
-    }
-    return { kind: "script", interpreter, text: head + substitute(rest, vars) };
+    const ts = tokens(rest, vars.keys());
+    refusePastes(ts, vars, untrusted, "a script");
+    const text = head + (vars.size === 0 ? rest : render(ts, vars));
+    return { action: { kind: "script", interpreter, text }, warnings: tokenWarnings(ts) };
   }
   let words: string[];
   try {
@@ -220,9 +231,22 @@ export function planAction(
     throw e;
   }
   if (words.length === 0) throw new InputError("trigger command line is empty");
-  const argv = words.map((w) => substitute(w, vars));
+  const wordTokens = words.map((w) => tokens(w, vars.keys()));
+  if (startsShell(words)) {
+    for (const ts of wordTokens) refusePastes(ts, vars, untrusted, "a shell's -c command line");
+  }
+  const argv = wordTokens.map((ts) => render(ts, vars));
   if (argv[0] === "") throw new InputError("trigger command line names no program");
-  return { kind: "command", argv };
+  return { action: { kind: "command", argv }, warnings: wordTokens.flatMap(tokenWarnings) };
+}
+
+/** planActionWithWarnings without the warnings. */
+export function planAction(
+  value: string,
+  vars: ReadonlyMap<string, string>,
+  untrusted: ReadonlySet<string> = new Set(),
+): TriggerAction {
+  return planActionWithWarnings(value, vars, untrusted).action;
 }
 
 /** Everything a trigger decided, for running or for printing under --dry-run. */
@@ -233,10 +257,12 @@ export interface TriggerPlan {
   key: string;
   /** The KV value, or null when the key is missing or empty (nothing to do). */
   value: string | null;
-  action: Action | null;
+  action: TriggerAction | null;
   env: Record<string, string>;
   /** subVars that override a built-in of the same name. */
   shadowed: string[];
+  /** Misspelt or glued `@VAR`s: warned about, live and in a dry run. */
+  warnings: string[];
 }
 
 export interface PlanInput {
@@ -251,83 +277,26 @@ export interface PlanInput {
 export function buildPlan(input: PlanInput): TriggerPlan {
   const { vars, shadowed } = variables(input.subVars, input.ctx);
   const value = input.value !== null && input.value.trim() !== "" ? input.value : null;
+  const untrusted = new Set<string>(PAYLOAD_VARS.filter((n) => !shadowed.includes(n)));
+  const planned = value === null ? null : planActionWithWarnings(value, vars, untrusted);
   return {
     ctx: input.ctx,
     why: input.why,
     key: input.key,
     value,
-    action: value === null ? null : planAction(
-      value,
-      vars,
-      new Set(["SERVICE", "NODE", "CHECK", "DC"].filter((n) => !shadowed.includes(n))),
-    ),
+    action: planned?.action ?? null,
     env: actionEnv(input.ctx),
     shadowed,
+    warnings: [
+      ...shadowed.map((s) => `subVars defines @${s}, which replaces the built-in @${s}`),
+      ...planned?.warnings ?? [],
+    ],
   };
 }
 
 /** One short line describing an action, for logs and messages. */
-export function describeAction(a: Action): string {
+export function describeAction(a: TriggerAction): string {
   if (a.kind === "command") return `argv ${JSON.stringify(a.argv)}`;
   const lines = a.text.split("\n").length;
   return `script (${lines} lines) run by ${JSON.stringify(a.interpreter)}`;
-}
-
-export interface RenderOptions {
-  /** Storm-protection verdict, one sentence. */
-  storm: string;
-  logFile: string;
-  stateFile: string;
-  scriptDir: string;
-  timeoutS: number;
-}
-
-/** The --dry-run plan as text lines (without the `dry-run: ` prefix). */
-export function renderPlan(p: TriggerPlan, o: RenderOptions): string[] {
-  const c = p.ctx;
-  const lines = [
-    `trigger ${c.state} for service ${c.service}, check ${c.check || "-"}, on node ${c.node} ` +
-    `(datacenter ${c.dc || "-"})`,
-    `role: ${c.role} — ${p.why}`,
-    `key: ${p.key} — ${p.value === null ? "missing or empty: nothing would run" : "found"}`,
-  ];
-  if (p.action?.kind === "command") {
-    lines.push(`action: command, run as argv (no shell): ${JSON.stringify(p.action.argv)}`);
-  } else if (p.action?.kind === "script") {
-    lines.push(
-      `action: script, run as ${JSON.stringify([...p.action.interpreter, "<file>"])} with ` +
-        `<file> a private copy under ${o.scriptDir}/ (mode 0700, removed after):`,
-    );
-    for (const l of p.action.text.replace(/\n$/, "").split("\n")) lines.push(`  | ${l}`);
-  }
-  for (const s of p.shadowed) {
-    lines.push(`note: subVars defines @${s}, which replaces the built-in @${s}`);
-  }
-  if (p.action) {
-    lines.push(
-      `env: ${Object.entries(p.env).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(" ")}`,
-    );
-    lines.push(`storm protection: ${o.storm}`);
-    lines.push(
-      `would: run it (timeout ${o.timeoutS}s), record the run in ${o.stateFile}, log its exit ` +
-        `code and output to ${o.logFile}`,
-    );
-  }
-  return lines;
-}
-
-/** The --dry-run plan as one JSON object. */
-export function planJson(p: TriggerPlan, o: RenderOptions): Record<string, unknown> {
-  return {
-    dryRun: true,
-    ...p.ctx,
-    why: p.why,
-    key: p.key,
-    found: p.value !== null,
-    action: p.action,
-    env: p.action ? p.env : undefined,
-    shadowed: p.shadowed,
-    storm: p.action ? o.storm : undefined,
-    logFile: o.logFile,
-  };
 }

@@ -593,6 +593,28 @@ agentTest(
               for (const l of warn) assert.match(l, /^powerconsul: warning: /, show(bad));
             },
           );
+          await step(
+            `log root ${variant}: a #! script trigger still runs (no file needed), and the result says storm protection was off`,
+            async () => {
+              const key = "triggers/web/primary/critical";
+              const marker = join(w.markers, `ran-script-${w.n3.name}`);
+              await kvPut(w.server, key, `#!/bin/sh\ntouch ${w.markers}/ran-script-@NODE\n`);
+              try {
+                const bad = await w.run(w.commands().trigger!.args, { config: cfg });
+                assertNoCrash(bad);
+                assert.equal(bad.code, 0, show(bad));
+                assert.ok(await exists(marker), `the script ran\n${show(bad)}`);
+                assert.match(bad.stdout, /\(restart-storm protection off\)$/m, show(bad));
+                assert.match(bad.stderr, /restart-storm protection unavailable/, show(bad));
+                for (const l of bad.stderr.trimEnd().split("\n")) {
+                  assert.match(l, /^powerconsul: warning: /, show(bad));
+                }
+              } finally {
+                await Deno.remove(marker).catch(() => {});
+                await kvPut(w.server, key, `/usr/bin/touch ${w.markers}/ran-@ROLE-@STATE-@NODE`);
+              }
+            },
+          );
         }
       } finally {
         if (mounted) {

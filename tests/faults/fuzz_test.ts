@@ -22,7 +22,7 @@ import {
 import { type ActiveInstance, decide, place, type Placement } from "../../lib/cluster/role.ts";
 import { buildPlan, InputError, type TriggerContext } from "../../lib/triggers/plan.ts";
 import { splitWords, WordsError } from "../../lib/words.ts";
-import { parseWatchInput, selectLocal } from "../../cmd/watch.ts";
+import { parseWatchInput, selectLocal } from "../../lib/triggers/watch_input.ts";
 import { assertNoCrash, cliAt, kvIndex, listing, pool, show, type Timed, ttl } from "./_helpers.ts";
 import { Category, Tally } from "./_results.ts";
 
