@@ -1,5 +1,6 @@
 /**
- * powerconsul entry point: argv in, exit code out. The only place that exits the process.
+ * powerconsul entry point: argv in, exit code out. The process ends when its work is done (no
+ * timer or child outlives a command), with the command's code.
  */
 import { run } from "./cmd/mod.ts";
 import { processEnv } from "./lib/env.ts";
@@ -7,10 +8,22 @@ import type { Io } from "./lib/context.ts";
 
 const encoder = new TextEncoder();
 
+/** A reader that went away (`config show | head`) ends the output quietly, not with an error. */
+let stdoutClosed = false;
+
 function writeAll(fd: typeof Deno.stdout | typeof Deno.stderr, text: string) {
+  if (fd === Deno.stdout && stdoutClosed) return;
   const bytes = encoder.encode(text);
   let off = 0;
-  while (off < bytes.length) off += fd.writeSync(bytes.subarray(off));
+  try {
+    while (off < bytes.length) off += fd.writeSync(bytes.subarray(off));
+  } catch (e) {
+    if (e instanceof Deno.errors.BrokenPipe) {
+      if (fd === Deno.stdout) stdoutClosed = true;
+      return;
+    }
+    throw e;
+  }
 }
 
 const io: Io = {
@@ -24,5 +37,4 @@ const io: Io = {
   stdoutIsTty: Deno.stdout.isTerminal(),
 };
 
-const code = await run(Deno.args, io);
-Deno.exit(code);
+Deno.exitCode = await run(Deno.args, io);

@@ -1,11 +1,15 @@
 /**
- * A small Consul HTTP client over fetch. Every request has a deadline covering the whole
- * exchange (connect, headers and body). Absence is a value (null), a lost CAS is `false`;
- * everything else that goes wrong is a ConsulError naming the endpoint and status — never the
- * token.
+ * A small Consul HTTP client over fetch. Every request has a timeout covering the whole
+ * exchange (connect, headers and body), cut to what is left of the command's deadline. Every
+ * answer's shape is checked before it is read: an unexpected shape is a ConsulError naming the
+ * endpoint (kind invalid-response), never a guess. Absence is a value (null) only for KV reads
+ * (404 with an empty body); a lost CAS is `false`; everything else that goes wrong is a
+ * ConsulError naming the endpoint and status — never the token.
  */
+import type { Deadline } from "../deadline.ts";
 import { PowerconsulError } from "../errors.ts";
 import { Exit } from "../exit_codes.ts";
+import { encodeKvKey } from "../names.ts";
 import type {
   WireAgentSelf,
   WireAgentServiceHealth,
@@ -13,19 +17,22 @@ import type {
   WireKvPair,
   WireService,
 } from "./types.ts";
+import { AGENT_CHECKS, AGENT_SERVICE_HEALTH, decodeKv, type KvEntry, SHAPES } from "./wire.ts";
+
+export { b64decode, b64encode, decodeKv, type KvEntry } from "./wire.ts";
 
 export type ConsulErrorKind =
   /** Connection refused, DNS failure, TLS failure. */
   | "unreachable"
   /** No answer within the deadline. */
   | "timeout"
-  /** The agent answers but reaches no server: catalog/KV state is unknown (SPEC §5). */
+  /** The agent answers but reaches no server: catalog/KV state is unknown. */
   | "no-server"
   /** 403: ACL denied or unknown token. */
   | "permission"
   /** Any other non-2xx answer. */
   | "http"
-  /** 2xx with a body we cannot parse. */
+  /** A body we cannot parse, of an unexpected shape, or a redirect. */
   | "invalid-response";
 
 export class ConsulError extends PowerconsulError {
@@ -37,17 +44,6 @@ export class ConsulError extends PowerconsulError {
   ) {
     super(message, Exit.UNKNOWN);
   }
-}
-
-export interface KvEntry {
-  key: string;
-  /** Decoded UTF-8 value; null when the key exists with an empty value. */
-  value: string | null;
-  modifyIndex: number;
-  createIndex: number;
-  lockIndex: number;
-  flags: number;
-  session: string | null;
 }
 
 export interface Instance {
@@ -62,7 +58,7 @@ export interface Instance {
   failing: string[];
   /**
    * Not passing only because a check has not run yet: Consul shows a new check as critical
-   * with empty output until its first run (CONSUL-FACTS A2.6). Such an instance is neither
+   * with empty output until its first run. Such an instance is neither
    * up nor down.
    */
   pending: boolean;
@@ -99,36 +95,11 @@ export interface ClientOptions {
   httpClient?: Deno.HttpClient;
   /** Called once per HTTP request (benchmarks and tests count them). */
   onRequest?: (method: string, path: string) => void;
+  /** The command's deadline: no request outlives it. */
+  deadline?: Deadline;
 }
 
 const NO_SERVER = /No known Consul servers|rpc error|No cluster leader|failed to get conn/i;
-
-/** base64 of UTF-8 (for txn bodies) and back. */
-export function b64encode(s: string): string {
-  const bytes = new TextEncoder().encode(s);
-  let bin = "";
-  for (const b of bytes) bin += String.fromCharCode(b);
-  return btoa(bin);
-}
-
-export function b64decode(s: string): string {
-  const bin = atob(s);
-  const bytes = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
-  return new TextDecoder().decode(bytes);
-}
-
-export function decodeKv(p: WireKvPair): KvEntry {
-  return {
-    key: p.Key,
-    value: p.Value === null || p.Value === undefined ? null : b64decode(p.Value),
-    modifyIndex: p.ModifyIndex,
-    createIndex: p.CreateIndex,
-    lockIndex: p.LockIndex ?? 0,
-    flags: p.Flags ?? 0,
-    session: p.Session ? p.Session : null,
-  };
-}
 
 /** SPEC §5 passing rule: every check on the instance, node checks included, is passing. */
 export function toInstance(e: WireHealthEntry): Instance {
@@ -160,12 +131,15 @@ interface RequestOpts {
   extraMs?: number;
 }
 
+type Shape = (v: unknown) => string | null;
+
 export class ConsulClient {
   readonly baseUrl: string;
   readonly timeoutMs: number;
   #token?: string;
   #httpClient?: Deno.HttpClient;
   #onRequest?: (method: string, path: string) => void;
+  #deadline?: Deadline;
 
   constructor(opts: ClientOptions) {
     this.baseUrl = opts.baseUrl.replace(/\/+$/, "");
@@ -173,6 +147,7 @@ export class ConsulClient {
     if (opts.token) this.#token = opts.token;
     if (opts.httpClient) this.#httpClient = opts.httpClient;
     if (opts.onRequest) this.#onRequest = opts.onRequest;
+    if (opts.deadline) this.#deadline = opts.deadline;
   }
 
   /** Low-level request: returns status, index header and body text. */
@@ -189,7 +164,16 @@ export class ConsulClient {
     const endpoint = `${method} ${path}`;
     const headers: Record<string, string> = {};
     if (this.#token) headers["X-Consul-Token"] = this.#token;
-    const ms = this.timeoutMs + (opts.extraMs ?? 0);
+    const own = this.timeoutMs + (opts.extraMs ?? 0);
+    const ms = this.#deadline ? this.#deadline.cap(own) : own;
+    const byDeadline = ms < own;
+    if (ms <= 0) {
+      throw new ConsulError(
+        `the command's deadline (${this.#deadline!.describe()}) passed before ${endpoint}`,
+        "timeout",
+        endpoint,
+      );
+    }
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), ms);
     this.#onRequest?.(method, path);
@@ -198,12 +182,22 @@ export class ConsulClient {
         method,
         headers,
         signal: controller.signal,
+        redirect: "manual",
       };
       if (opts.body !== undefined) init.body = opts.body;
       if (this.#httpClient) init.client = this.#httpClient;
       const res = await fetch(url, init);
       const text = await res.text();
       const index = Number(res.headers.get("X-Consul-Index") ?? 0) || 0;
+      if (res.status >= 300 && res.status < 400) {
+        const to = res.headers.get("Location") ?? "(no Location header)";
+        throw new ConsulError(
+          `${endpoint} was redirected (HTTP ${res.status}) to ${to}; give the agent's own address`,
+          "invalid-response",
+          endpoint,
+          res.status,
+        );
+      }
       if (res.ok || (opts.accept ?? []).includes(res.status)) {
         return { status: res.status, index, text };
       }
@@ -233,8 +227,13 @@ export class ConsulClient {
     } catch (e) {
       if (e instanceof ConsulError) throw e;
       if (controller.signal.aborted) {
+        const why = byDeadline
+          ? ` (the rest of the command's ${this.#deadline!.describe()} deadline)`
+          : "";
         throw new ConsulError(
-          `Consul agent at ${this.baseUrl} did not answer ${endpoint} within ${ms / 1000}s`,
+          `Consul agent at ${this.baseUrl} did not answer ${endpoint} within ${
+            Math.round(ms) / 1000
+          }s${why}`,
           "timeout",
           endpoint,
         );
@@ -259,35 +258,42 @@ export class ConsulClient {
     }
   }
 
+  /**
+   * A JSON answer checked against `shape` (when given). `accept` statuses other than 2xx are
+   * answers too; an empty body is null only where the caller allows it (`empty: true`).
+   */
   async json<T>(
     path: string,
-    opts: RequestOpts = {},
+    opts: RequestOpts & { shape?: Shape; empty?: boolean } = {},
   ): Promise<{ status: number; index: number; data: T | null }> {
     const r = await this.request(path, opts);
-    if (r.text.trim() === "") return { status: r.status, index: r.index, data: null };
-    try {
-      return { status: r.status, index: r.index, data: JSON.parse(r.text) as T };
-    } catch {
-      throw new ConsulError(
-        `${opts.method ?? "GET"} ${path}: Consul answered with invalid JSON`,
+    const endpoint = `${opts.method ?? "GET"} ${path}`;
+    const invalid = (why: string) =>
+      new ConsulError(
+        `${endpoint}: unexpected answer from Consul (HTTP ${r.status}: ${why})`,
         "invalid-response",
-        path,
+        endpoint,
         r.status,
       );
+    if (r.text.trim() === "") {
+      if (opts.empty) return { status: r.status, index: r.index, data: null };
+      throw invalid("empty body");
     }
+    let data: unknown;
+    try {
+      data = JSON.parse(r.text);
+    } catch {
+      throw invalid(`not JSON: ${JSON.stringify(r.text.trim().slice(0, 60))}`);
+    }
+    const why = opts.shape?.(data);
+    if (why) throw invalid(why);
+    return { status: r.status, index: r.index, data: data as T };
   }
 
   /** Node name and datacenter of the local agent. */
   async agentSelf(): Promise<{ node: string; datacenter: string }> {
-    const { data } = await this.json<WireAgentSelf>("/v1/agent/self");
-    if (!data?.Config?.NodeName) {
-      throw new ConsulError(
-        "GET /v1/agent/self: no Config.NodeName in answer",
-        "invalid-response",
-        "/v1/agent/self",
-      );
-    }
-    return { node: data.Config.NodeName, datacenter: data.Config.Datacenter };
+    const { data } = await this.json<WireAgentSelf>("/v1/agent/self", { shape: SHAPES.agentSelf });
+    return { node: data!.Config.NodeName, datacenter: data!.Config.Datacenter };
   }
 
   /** One key; null when missing. */
@@ -305,12 +311,11 @@ export class ConsulClient {
     opts: { dc?: string; index?: number; wait?: string } = {},
   ): Promise<{ entry: KvEntry | null; index: number }> {
     const extraMs = opts.wait ? parseWait(opts.wait) : 0;
-    const { data, index, status } = await this.json<WireKvPair[]>(`/v1/kv/${encodeKey(key)}`, {
+    const { data, index } = await this.kvRead(key, {
       query: { dc: opts.dc, index: opts.index, wait: opts.wait },
-      accept: [404],
       extraMs,
     });
-    if (status === 404 || !data || data.length === 0) return { entry: null, index };
+    if (!data || data.length === 0) return { entry: null, index };
     return { entry: decodeKv(data[0]!), index };
   }
 
@@ -320,13 +325,49 @@ export class ConsulClient {
     opts: { dc?: string; index?: number; wait?: string } = {},
   ): Promise<{ entries: KvEntry[]; index: number }> {
     const extraMs = opts.wait ? parseWait(opts.wait) : 0;
-    const { data, index, status } = await this.json<WireKvPair[]>(`/v1/kv/${encodeKey(prefix)}`, {
+    const { data, index } = await this.kvRead(prefix, {
       query: { recurse: true, dc: opts.dc, index: opts.index, wait: opts.wait },
-      accept: [404],
       extraMs,
     });
-    if (status === 404 || !data) return { entries: [], index };
-    return { entries: data.map(decodeKv), index };
+    return { entries: (data ?? []).map(decodeKv), index };
+  }
+
+  /** A KV read: a missing key is 404 with an empty body; any other 404 is not an answer. */
+  private async kvRead(
+    key: string,
+    opts: RequestOpts,
+  ): Promise<{ data: WireKvPair[] | null; index: number }> {
+    const path = `/v1/kv/${encodeKvKey(key)}`;
+    const r = await this.request(path, { ...opts, accept: [404] });
+    if (r.status === 404) {
+      if (r.text.trim() !== "") {
+        throw new ConsulError(
+          `GET ${path}: HTTP 404 with a body (${
+            JSON.stringify(r.text.trim().slice(0, 60))
+          }); this is not Consul's KV store (check the agent address)`,
+          "invalid-response",
+          `GET ${path}`,
+          404,
+        );
+      }
+      return { data: null, index: r.index };
+    }
+    let data: unknown;
+    try {
+      data = JSON.parse(r.text);
+    } catch {
+      data = undefined;
+    }
+    const why = data === undefined ? "not JSON" : SHAPES.kvPairs(data);
+    if (why) {
+      throw new ConsulError(
+        `GET ${path}: unexpected answer from Consul (HTTP ${r.status}: ${why})`,
+        "invalid-response",
+        `GET ${path}`,
+        r.status,
+      );
+    }
+    return { data: data as WireKvPair[], index: r.index };
   }
 
   /**
@@ -338,7 +379,7 @@ export class ConsulClient {
     value: string,
     opts: { cas?: number; dc?: string; acquire?: string; release?: string } = {},
   ): Promise<boolean> {
-    const r = await this.request(`/v1/kv/${encodeKey(key)}`, {
+    const r = await this.request(`/v1/kv/${encodeKvKey(key)}`, {
       method: "PUT",
       body: value,
       query: { cas: opts.cas, dc: opts.dc, acquire: opts.acquire, release: opts.release },
@@ -347,7 +388,7 @@ export class ConsulClient {
   }
 
   async kvDelete(key: string, opts: { cas?: number; dc?: string } = {}): Promise<boolean> {
-    const r = await this.request(`/v1/kv/${encodeKey(key)}`, {
+    const r = await this.request(`/v1/kv/${encodeKvKey(key)}`, {
       method: "DELETE",
       query: { cas: opts.cas, dc: opts.dc },
     });
@@ -356,8 +397,10 @@ export class ConsulClient {
 
   /** Datacenters known to the catalog (WAN-joined). */
   async datacenters(): Promise<string[]> {
-    const { data } = await this.json<string[]>("/v1/catalog/datacenters");
-    return data ?? [];
+    const { data } = await this.json<string[]>("/v1/catalog/datacenters", {
+      shape: SHAPES.datacenters,
+    });
+    return data!;
   }
 
   /** Every instance of a service in one datacenter (local when dc is omitted). */
@@ -376,9 +419,9 @@ export class ConsulClient {
   async localService(service: string): Promise<LocalService[]> {
     const { data } = await this.json<WireAgentServiceHealth[]>(
       `/v1/agent/health/service/name/${encodeURIComponent(service)}`,
-      { accept: [404, 429, 503] },
+      { accept: [404, 429, 503], shape: AGENT_SERVICE_HEALTH },
     );
-    return (data ?? []).map((h) => ({
+    return data!.map((h) => ({
       id: h.Service.ID,
       service: h.Service,
       node: h.Checks?.find((c) => c.Node)?.Node ?? null,
@@ -398,29 +441,21 @@ export class ConsulClient {
         string,
         { CheckID: string; Status: string; ServiceName: string; Output: string; Node: string }
       >
-    >(
-      "/v1/agent/checks",
-    );
-    return data ?? {};
+    >("/v1/agent/checks", { shape: AGENT_CHECKS });
+    return data!;
   }
 
   /**
-   * Replace a local service's tags, keeping its checks: re-registering through the agent API
-   * with the same ID and no checks in the body keeps the existing checks and their status
-   * (CONSUL-FACTS A3.1).
+   * Replace a local service's tags, keeping everything else: re-registering through the agent
+   * API with the same ID and no checks in the body keeps the existing checks and their status.
+   * Every field the agent reported goes back as it was (Meta, Weights, Port, Address,
+   * TaggedAddresses, EnableTagOverride, Connect, Kind, Proxy …) but for the read-only ones.
    */
   async setServiceTags(svc: WireService, tags: string[]): Promise<void> {
-    const body: Record<string, unknown> = {
-      ID: svc.ID,
-      Name: svc.Service,
-      Tags: tags,
-      EnableTagOverride: svc.EnableTagOverride ?? false,
-    };
-    if (svc.Port) body.Port = svc.Port;
-    if (svc.Address) body.Address = svc.Address;
-    if (svc.Meta && Object.keys(svc.Meta).length > 0) body.Meta = svc.Meta;
-    if (svc.Weights) body.Weights = svc.Weights;
-    await this.request("/v1/agent/service/register", { method: "PUT", body: JSON.stringify(body) });
+    await this.request("/v1/agent/service/register", {
+      method: "PUT",
+      body: JSON.stringify(registrationBody(svc, tags)),
+    });
   }
 
   async sessionCreate(
@@ -440,24 +475,29 @@ export class ConsulClient {
     const { data } = await this.json<{ ID: string }>("/v1/session/create", {
       method: "PUT",
       body: JSON.stringify(body),
+      shape: SHAPES.session,
     });
-    if (!data?.ID) {
-      throw new ConsulError(
-        "PUT /v1/session/create: no ID in answer",
-        "invalid-response",
-        "/v1/session/create",
-      );
-    }
-    return data.ID;
+    return data!.ID;
   }
 
   async sessionRenew(id: string): Promise<boolean> {
-    const r = await this.request(`/v1/session/renew/${id}`, { method: "PUT", accept: [404] });
+    const path = `/v1/session/renew/${encodeURIComponent(id)}`;
+    const r = await this.request(path, { method: "PUT", accept: [404] });
+    if (r.status === 404 && !/session/i.test(r.text)) {
+      throw new ConsulError(
+        `PUT ${path}: HTTP 404 that does not name the session (check the agent address)`,
+        "invalid-response",
+        `PUT ${path}`,
+        404,
+      );
+    }
     return r.status === 200;
   }
 
   async sessionDestroy(id: string): Promise<boolean> {
-    const r = await this.request(`/v1/session/destroy/${id}`, { method: "PUT" });
+    const r = await this.request(`/v1/session/destroy/${encodeURIComponent(id)}`, {
+      method: "PUT",
+    });
     return parseBool(r.text, "PUT /v1/session/destroy");
   }
 }
@@ -473,9 +513,18 @@ function parseBool(text: string, what: string): boolean {
   );
 }
 
-/** Keys keep their slashes; every segment is URL-encoded. */
-export function encodeKey(key: string): string {
-  return key.split("/").map(encodeURIComponent).join("/");
+/** Fields of an agent's service answer that a registration must not carry back. */
+const READ_ONLY = new Set(["Service", "CreateIndex", "ModifyIndex", "ContentHash", "Datacenter"]);
+
+/** The registration that gives `svc` new tags and changes nothing else (pure). */
+export function registrationBody(svc: WireService, tags: string[]): Record<string, unknown> {
+  const body: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(svc as unknown as Record<string, unknown>)) {
+    if (!READ_ONLY.has(k) && v !== null && v !== undefined) body[k] = v;
+  }
+  body.Name = svc.Service;
+  body.Tags = tags;
+  return body;
 }
 
 /** "10s", "2m", "500ms" → milliseconds (for the extra deadline of blocking queries). */
