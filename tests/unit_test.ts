@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { toInstance } from "../lib/consul/client.ts";
 import { parseArgv } from "../lib/args.ts";
-import { ConfigError, UsageError } from "../lib/errors.ts";
+import { UsageError } from "../lib/errors.ts";
 import { renderCheck } from "../lib/output.ts";
 import { judgeCrontab, parseIdFile } from "../lib/probes/crontab.ts";
 import { findTask, interpretProcs } from "../lib/probes/procs.ts";

@@ -219,13 +219,13 @@ Deno.test("config: missing, invalid JSON, wrong type and unknown key each give o
   > = {
     missing: {
       code: 3,
-      match: /no configuration found \(tried .*missing\.json\).*config bootstrap/,
+      match: /config .*missing\.json \(named by --config\) does not exist.*config bootstrap/,
     },
     "invalid JSON": { text: "{nope", code: 3, match: /invalid JSON/ },
     "wrong type": {
       text: `{"httpTimeout": "5"}`,
       code: 3,
-      match: /"httpTimeout" must be a non-negative number/,
+      match: /"httpTimeout" must be a number of seconds above 0/,
     },
   };
   for (const [name, c] of Object.entries(cases)) {

@@ -1,0 +1,108 @@
+// The platform under every command, through the dev launcher (the shipped sandbox).
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { startCluster } from "../harness/consul.ts";
+import { sandboxDirs, writeConfig } from "../harness/system.ts";
+import { cli, LAUNCHER, REPO } from "../_cli.ts";
+import { agentTest } from "../_support/agent.ts";
+
+Deno.test("config show into a reader that went away ends quietly (no 'Broken pipe')", async () => {
+  await using dirs = await sandboxDirs("pipe");
+  const config = await writeConfig(dirs.configDir, { logDir: dirs.logDir });
+  // `true` exits without reading: every write of `config show` meets a closed pipe.
+  const out = await new Deno.Command("bash", {
+    args: [
+      "-c",
+      `"$0" config show --config "$1" | true; exit "\${PIPESTATUS[0]}"`,
+      LAUNCHER,
+      config,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stderr = new TextDecoder().decode(out.stderr);
+  assert.doesNotMatch(stderr, /Broken pipe|os error 32/, stderr);
+  assert.equal(out.code, 0, stderr);
+});
+
+Deno.test("a named config outside the sandbox's read paths fails naming it and why", async () => {
+  const path = join(REPO, ".tmp", `outside-${crypto.randomUUID()}.json`);
+  await Deno.mkdir(join(REPO, ".tmp"), { recursive: true });
+  await Deno.writeTextFile(path, `{"clusterKey": "c"}`);
+  try {
+    for (
+      const [args, env] of [
+        [["config", "show", "--config", path], {}],
+        [["config", "show"], { POWERCONSUL_CONFIG: path }],
+        [["status", "--config", path], {}],
+      ] as const
+    ) {
+      const r = await cli([...args], { env: { ...env } });
+      assert.equal(r.code, 3, r.stdout + r.stderr);
+      const lines = r.stderr.trim().split("\n");
+      assert.equal(lines.length, 1, r.stderr);
+      assert.ok(lines[0]!.includes(path), r.stderr);
+      assert.match(lines[0]!, /outside the paths this binary may read/);
+      assert.doesNotMatch(r.stdout, /clusterKey/);
+    }
+  } finally {
+    await Deno.remove(path);
+  }
+});
+
+agentTest(
+  "config check fails on a logDir the binary may not write, and on one it cannot",
+  async () => {
+    await using cluster = await startCluster();
+    await using dirs = await sandboxDirs("cfgchk");
+    const agent = cluster.server;
+    const run = async (logDir: string) => {
+      const config = await writeConfig(dirs.configDir, { logDir });
+      return await cli(["config", "check", "--config", config], {
+        net: cluster.netAllow,
+        env: { CONSUL_HTTP_ADDR: agent.httpAddr },
+      });
+    };
+    const ok = await run(dirs.logDir);
+    assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+    assert.match(ok.stdout, /ok +logDir .* is writable/);
+    const outside = await run(join(REPO, ".tmp", "logs"));
+    assert.equal(outside.code, 1, outside.stdout + outside.stderr);
+    assert.match(outside.stdout, /FAILED logDir .* outside the paths this binary may write/);
+    await Deno.writeTextFile(join(dirs.logDir, "plain-file"), "");
+    const blocked = await run(join(dirs.logDir, "plain-file", "sub"));
+    assert.equal(blocked.code, 1, blocked.stdout + blocked.stderr);
+    assert.match(blocked.stdout, /FAILED logDir .* cannot be written/);
+    const tokenFlag = await cli(
+      ["config", "check", "--config", join(dirs.configDir, "config.json"), "--token", "x"],
+      { net: cluster.netAllow, env: { CONSUL_HTTP_ADDR: agent.httpAddr } },
+    );
+    assert.match(tokenFlag.stdout, /note +--token is visible .*CONSUL_HTTP_TOKEN_FILE/);
+  },
+);
+
+agentTest(
+  "an agent address with a path is refused before any request, never read as 'no document'",
+  async () => {
+    await using cluster = await startCluster();
+    await using dirs = await sandboxDirs("addrpath");
+    const agent = cluster.server;
+    const config = await writeConfig(dirs.configDir, {
+      logDir: dirs.logDir,
+      clusterKey: "cluster",
+    });
+    for (
+      const args of [["status"], ["service", "web", "status", "-S", "web"], ["config", "check"]]
+    ) {
+      const r = await cli(
+        [...args, "--config", config, "--http-addr", `${agent.httpAddr}/consul`],
+        {
+          net: cluster.netAllow,
+        },
+      );
+      assert.equal(r.code, 3, `${args.join(" ")}: ${r.stdout}${r.stderr}`);
+      assert.match(r.stdout + r.stderr, /has a path, query or fragment/);
+      assert.doesNotMatch(r.stdout + r.stderr, /standalone/);
+    }
+  },
+);
