@@ -377,12 +377,12 @@ export class ConsulClient {
   async kvPut(
     key: string,
     value: string,
-    opts: { cas?: number; dc?: string; acquire?: string; release?: string } = {},
+    opts: { cas?: number; dc?: string; acquire?: string } = {},
   ): Promise<boolean> {
     const r = await this.request(`/v1/kv/${encodeKvKey(key)}`, {
       method: "PUT",
       body: value,
-      query: { cas: opts.cas, dc: opts.dc, acquire: opts.acquire, release: opts.release },
+      query: { cas: opts.cas, dc: opts.dc, acquire: opts.acquire },
     });
     return parseBool(r.text, `PUT /v1/kv/${key}`);
   }
@@ -464,14 +464,12 @@ export class ConsulClient {
       ttl?: string;
       behavior?: "release" | "delete";
       lockDelay?: string;
-      nodeChecks?: string[];
     },
   ): Promise<string> {
     const body: Record<string, unknown> = { Name: opts.name };
     if (opts.ttl) body.TTL = opts.ttl;
     if (opts.behavior) body.Behavior = opts.behavior;
     if (opts.lockDelay) body.LockDelay = opts.lockDelay;
-    if (opts.nodeChecks) body.NodeChecks = opts.nodeChecks;
     const { data } = await this.json<{ ID: string }>("/v1/session/create", {
       method: "PUT",
       body: JSON.stringify(body),

@@ -11,8 +11,6 @@ export interface RunOptions {
   timeoutMs: number;
   stdin?: string;
   env?: Record<string, string>;
-  /** Clear the inherited environment first (then apply env). */
-  clearEnv?: boolean;
   cwd?: string;
   /** Bytes of stdout/stderr kept (the tail is kept). */
   maxOutput?: number;
@@ -141,7 +139,6 @@ async function runOnce(argv: string[], opts: RunOptions, ro: RunnerOptions): Pro
       // A new session: the child leads its own process group, which a timeout ends as a whole.
       detached: true,
     };
-    if (opts.clearEnv) cmdOpts.clearEnv = true;
     // Children start in / unless told otherwise: the caller's directory (the agent's, an
     // operator's shell) may be gone or hidden, and a program must not depend on it.
     cmdOpts.cwd = opts.cwd ?? "/";
