@@ -30,9 +30,30 @@ const io: Io = {
   out: (t) => writeAll(Deno.stdout, t),
   err: (t) => writeAll(Deno.stderr, t),
   env: processEnv,
-  async readStdin() {
+  async readStdin(opts = {}) {
     if (Deno.stdin.isTerminal()) return null;
-    return await new Response(Deno.stdin.readable).text();
+    const { signal } = opts;
+    if (!signal) return await new Response(Deno.stdin.readable).text();
+    const reader = Deno.stdin.readable.getReader();
+    const chunks: Uint8Array[] = [];
+    let stop = () => {};
+    const aborted = new Promise<never>((_, reject) => {
+      stop = () => reject(new Error("stdin was not closed before the command's deadline"));
+    });
+    if (signal.aborted) stop();
+    // A listener keeps the signal's timer alive: it is removed as soon as the read ends.
+    signal.addEventListener("abort", stop, { once: true });
+    try {
+      while (true) {
+        const r = await Promise.race([reader.read(), aborted]);
+        if (r.done) break;
+        chunks.push(r.value);
+      }
+    } finally {
+      signal.removeEventListener("abort", stop);
+      reader.cancel().catch(() => {});
+    }
+    return await new Blob(chunks as BlobPart[]).text();
   },
   stdoutIsTty: Deno.stdout.isTerminal(),
 };

@@ -17,8 +17,11 @@ export interface Io {
   out(text: string): void;
   err(text: string): void;
   env: Env;
-  /** All of stdin, or null when stdin is a terminal. */
-  readStdin(): Promise<string | null>;
+  /**
+   * All of stdin, or null when stdin is a terminal. With a signal (e.g. `ctx.deadline.signal()`)
+   * the read gives up when it fires, with an error saying so.
+   */
+  readStdin(opts?: { signal?: AbortSignal }): Promise<string | null>;
   stdoutIsTty: boolean;
 }
 

@@ -134,6 +134,14 @@ export const SHAPES = {
   session: fields({ ID: "string" }),
 } as const;
 
+/** `/v1/health/service/<svc>`: entries with a node, a service and their checks. */
+export const HEALTH_ENTRIES: Shape = arrayOf(
+  both(
+    nested("Node", fields({ Node: "string", Datacenter: "string" })),
+    both(nested("Service", SHAPES.service), nested("Checks", arrayOf(SHAPES.check))),
+  ),
+);
+
 export const AGENT_CHECKS: Shape = mapOf(SHAPES.check);
 export const AGENT_SERVICE_HEALTH: Shape = arrayOf(
   both(
