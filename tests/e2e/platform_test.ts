@@ -2,6 +2,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { startCluster } from "../harness/consul.ts";
+import { startProxy } from "../harness/proxy.ts";
+import { kvPut, register } from "../_agent.ts";
 import { sandboxDirs, writeConfig } from "../harness/system.ts";
 import { cli, LAUNCHER, REPO } from "../_cli.ts";
 import { agentTest } from "../_support/agent.ts";
@@ -103,6 +105,50 @@ agentTest(
       assert.equal(r.code, 3, `${args.join(" ")}: ${r.stdout}${r.stderr}`);
       assert.match(r.stdout + r.stderr, /has a path, query or fragment/);
       assert.doesNotMatch(r.stdout + r.stderr, /standalone/);
+    }
+  },
+);
+
+agentTest(
+  "behind a slow agent, requests share the command's one deadline instead of one timeout each",
+  async () => {
+    await using cluster = await startCluster();
+    await using dirs = await sandboxDirs("deadline");
+    const agent = cluster.server;
+    await kvPut(
+      agent,
+      "cluster/web",
+      JSON.stringify({ active_nodes: [agent.name], standby_nodes: [] }),
+    );
+    await register(agent, { ID: "web", Name: "web", Check: { CheckID: "web-ttl", TTL: "1h" } });
+    const configFor = (deadline: number) =>
+      writeConfig(dirs.configDir, {
+        logDir: dirs.logDir,
+        clusterKey: "cluster",
+        httpTimeout: 1.5,
+        probeTimeout: 1,
+        triggerTimeout: 1,
+        switchTimeout: 1,
+        checkDeadline: deadline,
+        commandDeadline: deadline,
+      });
+    // Every answer arrives 1.3 s late: each request alone is inside httpTimeout; status's requests
+    // in a row are not inside a 2 s deadline, nor is the check's first round inside 1 s.
+    await using proxy = startProxy({ target: agent.httpAddr, mode: "delay", delayMs: 1300 });
+    const cases: [string[], number][] = [
+      [["status"], 2],
+      [["check", "process", "-n", "-c 0:", "-S", "web"], 1],
+    ];
+    for (const [args, deadline] of cases) {
+      const config = await configFor(deadline);
+      const before = proxy.requests;
+      const r = await cli([...args, "--config", config, "--http-addr", proxy.addr], {
+        net: `${cluster.netAllow},${proxy.addr}`,
+      });
+      const shown = `${args[0]}: ${r.stdout}${r.stderr}`;
+      if (args[0] === "check") assert.equal(r.code, 3, shown);
+      assert.match(r.stdout + r.stderr, /deadline/, shown);
+      assert.ok(proxy.requests - before <= 3, `${args[0]}: ${proxy.requests - before} requests`);
     }
   },
 );
