@@ -152,3 +152,105 @@ agentTest(
     }
   },
 );
+
+agentTest("a malformed /v1/agent/checks answer is unknown: the trigger runs nothing", async () => {
+  await using cluster = await startCluster();
+  await using dirs = await sandboxDirs("badchecks");
+  const agent = cluster.server;
+  const config = await writeConfig(dirs.configDir, {
+    logDir: dirs.logDir,
+    triggerCooldown: 0,
+    triggerBurst: 1000,
+  });
+  await register(agent, { ID: "web", Name: "web", Check: { CheckID: "web-check", TTL: "1h" } });
+  const fail = await agent.api("/v1/agent/check/fail/web-check?note=down", { method: "PUT" });
+  await fail.body?.cancel();
+  const marker = join(dirs.logDir, "ran");
+  await kvPut(agent, "triggers/web/standalone/critical", `/bin/sh -c 'touch "$1"' sh ${marker}`);
+  // A front that answers /v1/agent/checks with the wrong shape and passes the rest through.
+  let malformed = false;
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    const url = new URL(req.url);
+    if (malformed && url.pathname === "/v1/agent/checks") return new Response("[]");
+    const body = req.method === "GET" ? undefined : await req.arrayBuffer();
+    const res = await fetch(`http://${agent.httpAddr}${url.pathname}${url.search}`, {
+      method: req.method,
+      headers: req.headers,
+      ...(body ? { body } : {}),
+    });
+    const headers = new Headers(res.headers);
+    headers.delete("content-encoding");
+    headers.delete("content-length");
+    return new Response(await res.arrayBuffer(), { status: res.status, headers });
+  });
+  try {
+    const front = `127.0.0.1:${server.addr.port}`;
+    const payload = JSON.stringify({
+      Node: agent.name,
+      CheckID: "web-check",
+      Name: "web check",
+      Status: "critical",
+      Output: "down",
+      ServiceID: "web",
+      ServiceName: "web",
+    });
+    const run = () =>
+      cli(["trigger", "critical", "-s", payload, "--config", config, "--http-addr", front], {
+        net: `${cluster.netAllow},${front}`,
+      });
+    const control = await run();
+    assert.equal(control.code, 0, control.stdout + control.stderr);
+    assert.ok(Deno.statSync(marker).isFile, "through the front, the trigger runs");
+    await Deno.remove(marker);
+    malformed = true;
+    const r = await run();
+    assert.equal(r.code, 3, r.stdout + r.stderr);
+    assert.match(r.stdout + r.stderr, /\/v1\/agent\/checks/);
+    assert.throws(() => Deno.statSync(marker), Deno.errors.NotFound, "nothing ran");
+  } finally {
+    await server.shutdown();
+  }
+});
+
+agentTest("a trigger's action does not see the ACL token unless passToken is set", async () => {
+  await using cluster = await startCluster();
+  await using dirs = await sandboxDirs("tokenenv");
+  const agent = cluster.server;
+  const seen = join(dirs.logDir, "seen");
+  await kvPut(
+    agent,
+    "triggers/web/standalone/critical",
+    `/bin/sh -c 'echo "[$CONSUL_HTTP_TOKEN][$CONSUL_HTTP_TOKEN_FILE]" > "$1"' sh ${seen}`,
+  );
+  const tokenFile = join(dirs.configDir, "token");
+  await Deno.writeTextFile(tokenFile, "file-token-1234\n");
+  const payload = JSON.stringify({
+    Node: agent.name,
+    CheckID: "web-check",
+    Name: "web check",
+    Status: "critical",
+    Output: "down",
+    ServiceID: "web",
+    ServiceName: "web",
+  });
+  const run = async (passToken: boolean) => {
+    const config = await writeConfig(dirs.configDir, {
+      logDir: dirs.logDir,
+      triggerCooldown: 0,
+      triggerBurst: 1000,
+      passToken,
+    });
+    const r = await cli(["trigger", "critical", "-s", payload, "--config", config], {
+      net: cluster.netAllow,
+      env: {
+        CONSUL_HTTP_ADDR: agent.httpAddr,
+        CONSUL_HTTP_TOKEN: "env-token-5678",
+        CONSUL_HTTP_TOKEN_FILE: tokenFile,
+      },
+    });
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    return (await Deno.readTextFile(seen)).trim();
+  };
+  assert.equal(await run(false), "[][]");
+  assert.equal(await run(true), `[env-token-5678][${tokenFile}]`);
+});
