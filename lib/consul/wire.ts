@@ -3,7 +3,7 @@
  * checks every answer passes before anything reads it. Pure; pure modules import this instead
  * of the client. A shape check returns a description of what is wrong, or null.
  */
-import type { WireKvPair } from "./types.ts";
+import type { WireKvPair, WireService } from "./types.ts";
 
 export interface KvEntry {
   key: string;
@@ -152,3 +152,17 @@ export const AGENT_SERVICE_HEALTH: Shape = arrayOf(
     }),
   ),
 );
+
+/** Fields of an agent's service answer that a registration must not carry back. */
+const READ_ONLY = new Set(["Service", "CreateIndex", "ModifyIndex", "ContentHash", "Datacenter"]);
+
+/** The registration that gives `svc` new tags and changes nothing else (pure). */
+export function registrationBody(svc: WireService, tags: string[]): Record<string, unknown> {
+  const body: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(svc as unknown as Record<string, unknown>)) {
+    if (!READ_ONLY.has(k) && v !== null && v !== undefined) body[k] = v;
+  }
+  body.Name = svc.Service;
+  body.Tags = tags;
+  return body;
+}
