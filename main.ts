@@ -5,6 +5,7 @@
 import { run } from "./cmd/mod.ts";
 import { processEnv } from "./lib/env.ts";
 import type { Io } from "./lib/context.ts";
+import { readAllText } from "./lib/stdin.ts";
 
 const encoder = new TextEncoder();
 
@@ -32,28 +33,7 @@ const io: Io = {
   env: processEnv,
   async readStdin(opts = {}) {
     if (Deno.stdin.isTerminal()) return null;
-    const { signal } = opts;
-    if (!signal) return await new Response(Deno.stdin.readable).text();
-    const reader = Deno.stdin.readable.getReader();
-    const chunks: Uint8Array[] = [];
-    let stop = () => {};
-    const aborted = new Promise<never>((_, reject) => {
-      stop = () => reject(new Error("stdin was not closed before the command's deadline"));
-    });
-    if (signal.aborted) stop();
-    // A listener keeps the signal's timer alive: it is removed as soon as the read ends.
-    signal.addEventListener("abort", stop, { once: true });
-    try {
-      while (true) {
-        const r = await Promise.race([reader.read(), aborted]);
-        if (r.done) break;
-        chunks.push(r.value);
-      }
-    } finally {
-      signal.removeEventListener("abort", stop);
-      reader.cancel().catch(() => {});
-    }
-    return await new Blob(chunks as BlobPart[]).text();
+    return await readAllText(Deno.stdin.readable, opts.signal);
   },
   stdoutIsTty: Deno.stdout.isTerminal(),
 };
