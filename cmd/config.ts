@@ -11,6 +11,8 @@ import { type Io, makeContext } from "../lib/context.ts";
 import { ConfigError, describeError, UsageError } from "../lib/errors.ts";
 import { Exit } from "../lib/exit_codes.ts";
 import { parseClusterDoc } from "../lib/cluster/doc.ts";
+import { sandboxLines } from "../lib/config_check.ts";
+import denoJson from "../deno.json" with { type: "json" };
 import type { Command } from "./mod.ts";
 
 const help = `Usage: powerconsul config <bootstrap|show|check> [options]
@@ -18,8 +20,9 @@ const help = `Usage: powerconsul config <bootstrap|show|check> [options]
   bootstrap -C '<json>'   validate the JSON and write it (mode 0600, atomically) to --config
                           or ~/.powerconsul.conf
   show                    print the effective configuration and where each value came from
-  check                   validate the config, reach the agent, test the token, and parse
-                          every cluster document under clusterKey
+  check                   validate the config, check that every path it names is one the
+                          binary may use, reach the agent, test the token, and parse every
+                          cluster document under clusterKey
 
 Example: powerconsul config bootstrap -C '{"clusterKey":"cluster/prod","serviceFilter":"^prod-"}'
 `;
@@ -83,12 +86,15 @@ export const command: Command = {
         const ctx = await makeContext(io, g);
         const log = ctx.logger("config.log", "config", "-");
         let failed = 0;
-        const line = (ok: boolean, what: string) => {
+        const line = (ok: boolean, what: string, note = false) => {
           if (!ok) failed++;
-          io.out(`${ok ? "ok    " : "FAILED"} ${what}\n`);
+          io.out(`${note ? "note  " : ok ? "ok    " : "FAILED"} ${what}\n`);
           (ok ? log.info : log.warn).call(log, what);
         };
         line(true, `config ${ctx.loaded.path} is valid`);
+        for (const l of sandboxLines({ ...ctx, env: io.env, lockDirs: lockDirs() })) {
+          line(l.ok, l.what, l.note);
+        }
         try {
           const self = await ctx.consul.agentSelf();
           line(
@@ -131,3 +137,9 @@ export const command: Command = {
     }
   },
 };
+
+/** The lock directories of the binary's permission set (its write paths named "lock"). */
+function lockDirs(): string[] {
+  const set = (denoJson as { permissions?: { powerconsul?: { write?: string[] } } }).permissions;
+  return (set?.powerconsul?.write ?? []).filter((p) => /lock/.test(p));
+}

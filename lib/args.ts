@@ -19,7 +19,7 @@ export interface Parsed {
   positionals: string[];
 }
 
-/** Flags every command accepts, before or after the command words (SPEC §1). */
+/** Flags every command accepts, before or after the command words. */
 export const GLOBAL_OPTIONS: OptionSpecs = {
   config: { type: "string" },
   "http-addr": { type: "string" },

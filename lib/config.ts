@@ -1,10 +1,14 @@
 /**
- * Configuration: defaults, then the JSON file (SPEC §4 search order), then flags.
- * Validation names the key; unknown keys are warnings, wrong types errors.
+ * Configuration: defaults, then the JSON file, then flags. The file is the one named by
+ * --config or $POWERCONSUL_CONFIG — used or the command fails, never another one instead — else
+ * the first of ~/.powerconsul.conf and /etc/powerconsul/config.json that exists.
+ * Validation names the key; unknown keys are warnings, wrong types and values out of bounds
+ * errors. Only the file's own keys count (a key named after an Object member is unknown).
  */
 import { dirname, join } from "./paths.ts";
 import { ConfigError } from "./errors.ts";
 import type { Env } from "./env.ts";
+import { unsafePattern } from "./pattern.ts";
 
 export interface Config {
   serviceFilter: string | null;
@@ -26,7 +30,16 @@ export interface Config {
   triggerCooldown: number;
   triggerBurst: number;
   triggerWindow: number;
+  /** Seconds a check has in all (keep it under the script check's Timeout in Consul). */
+  checkDeadline: number;
+  /** Seconds any other command has in all. */
+  commandDeadline: number;
+  /** Let probes and actions see CONSUL_HTTP_TOKEN / CONSUL_HTTP_TOKEN_FILE. */
+  passToken: boolean;
 }
+
+/** The longest timer the runtime keeps (2^31-1 ms): longer ones would fire at once. */
+export const MAX_SECONDS = 2_147_483;
 
 export const DEFAULTS: Readonly<Config> = Object.freeze({
   serviceFilter: null,
@@ -47,29 +60,52 @@ export const DEFAULTS: Readonly<Config> = Object.freeze({
   triggerCooldown: 10,
   triggerBurst: 10,
   triggerWindow: 3600,
+  checkDeadline: 25,
+  commandDeadline: 900,
+  passToken: false,
 });
 
-type Kind = "string" | "string?" | "regex?" | "map" | "list" | "seconds" | "count" | "manager";
+type Kind =
+  | "string"
+  | "kvprefix"
+  | "kvprefix?"
+  | "string?"
+  | "regex?"
+  | "map"
+  | "list"
+  | "timeout"
+  | "seconds"
+  | "count"
+  | "bool"
+  | "manager";
 const KINDS: Record<keyof Config, Kind> = {
   serviceFilter: "regex?",
-  clusterKey: "string?",
+  clusterKey: "kvprefix?",
   subVars: "map",
   noopTriggers: "list",
   logDir: "string",
   nodeName: "string?",
-  triggerPrefix: "string",
-  servicePrefix: "string",
+  triggerPrefix: "kvprefix",
+  servicePrefix: "kvprefix",
   checkProcs: "string",
   crontabDir: "string",
   serviceManager: "manager",
-  httpTimeout: "seconds",
-  probeTimeout: "seconds",
-  triggerTimeout: "seconds",
-  switchTimeout: "seconds",
+  httpTimeout: "timeout",
+  probeTimeout: "timeout",
+  triggerTimeout: "timeout",
+  switchTimeout: "timeout",
   triggerCooldown: "seconds",
   triggerBurst: "count",
-  triggerWindow: "seconds",
+  triggerWindow: "timeout",
+  checkDeadline: "timeout",
+  commandDeadline: "timeout",
+  passToken: "bool",
 };
+
+/** Whether `key` is a configuration key (own keys only: "toString" is not one). */
+export function isConfigKey(key: string): key is keyof Config {
+  return Object.hasOwn(KINDS, key);
+}
 
 export type Source = "default" | "file" | "flag";
 
@@ -81,16 +117,29 @@ export interface LoadedConfig {
   warnings: string[];
 }
 
-/** Candidate paths in search order, each with why it is on the list. */
+/**
+ * Candidate paths in search order. A path named by --config or $POWERCONSUL_CONFIG is the only
+ * candidate: it is used or the command fails.
+ */
 export function configCandidates(flagPath: string | undefined, env: Env): string[] {
-  if (flagPath) return [flagPath];
+  const named = namedConfig(flagPath, env);
+  if (named) return [named.path];
   const out: string[] = [];
-  const fromEnv = env("POWERCONSUL_CONFIG");
-  if (fromEnv) out.push(fromEnv);
   const home = env("HOME");
   if (home) out.push(join(home, ".powerconsul.conf"));
   out.push("/etc/powerconsul/config.json");
   return out;
+}
+
+/** The config the operator named, and how. */
+export function namedConfig(
+  flagPath: string | undefined,
+  env: Env,
+): { path: string; by: string } | null {
+  if (flagPath) return { path: flagPath, by: "--config" };
+  const fromEnv = env("POWERCONSUL_CONFIG");
+  if (fromEnv) return { path: fromEnv, by: "$POWERCONSUL_CONFIG" };
+  return null;
 }
 
 /** Validate a parsed JSON object into a Config (pure). Throws ConfigError naming the key. */
@@ -105,13 +154,20 @@ export function validateConfig(
   const present = new Set<keyof Config>();
   const warnings: string[] = [];
   for (const [key, value] of Object.entries(raw as Record<string, unknown>)) {
-    if (!(key in KINDS)) {
-      warnings.push(`${where}: unknown key "${key}" ignored`);
+    if (!isConfigKey(key)) {
+      warnings.push(`${where}: unknown key ${JSON.stringify(key)} ignored`);
       continue;
     }
-    const k = key as keyof Config;
-    (config as unknown as Record<string, unknown>)[k] = checkValue(k, KINDS[k], value, where);
-    present.add(k);
+    (config as unknown as Record<string, unknown>)[key] = checkValue(key, KINDS[key], value, where);
+    present.add(key);
+  }
+  for (const k of ["triggerTimeout", "switchTimeout"] as const) {
+    if (config.commandDeadline < config[k]) {
+      throw new ConfigError(
+        `${where}: key "commandDeadline" (${config.commandDeadline}s) must be at least ` +
+          `"${k}" (${config[k]}s): a command ends at its deadline`,
+      );
+    }
   }
   return { config, present, warnings };
 }
@@ -126,8 +182,17 @@ function checkValue(key: string, kind: Kind, v: unknown, where: string): unknown
     case "string?":
       if (v === null) return null;
       if (typeof v !== "string" || v === "") throw bad("a non-empty string or null");
-      return v.replace(/\/+$/, "");
-    case "regex?":
+      return v;
+    case "kvprefix?":
+    case "kvprefix": {
+      if (v === null && kind === "kvprefix?") return null;
+      if (typeof v !== "string") throw bad(kind === "kvprefix" ? "a KV path" : "a KV path or null");
+      const path = v.replace(/\/+$/, "");
+      const why = kvPathProblem(path);
+      if (why) throw bad(`a KV path (${why})`);
+      return path;
+    }
+    case "regex?": {
       if (v === null) return null;
       if (typeof v !== "string") throw bad("a regular expression string or null");
       try {
@@ -135,10 +200,13 @@ function checkValue(key: string, kind: Kind, v: unknown, where: string): unknown
       } catch {
         throw bad("a valid regular expression");
       }
+      const why = unsafePattern(v);
+      if (why) throw bad(`a safe regular expression (${why})`);
       return v;
+    }
     case "map": {
       if (v === null || typeof v !== "object" || Array.isArray(v)) throw bad("an object");
-      const out: Record<string, string> = {};
+      const out: [string, string][] = [];
       for (const [name, value] of Object.entries(v as Record<string, unknown>)) {
         const bare = name.replace(/^@/, "");
         if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(bare)) {
@@ -147,19 +215,28 @@ function checkValue(key: string, kind: Kind, v: unknown, where: string): unknown
         if (typeof value !== "string" && typeof value !== "number") {
           throw new ConfigError(`${where}: key "${key}.${name}" must be a string`);
         }
-        out[bare] = String(value);
+        out.push([bare, String(value)]);
       }
-      return out;
+      return Object.fromEntries(out);
     }
     case "list":
       if (!Array.isArray(v) || v.some((x) => typeof x !== "string")) {
         throw bad("an array of strings");
       }
       return v;
-    case "seconds":
-      if (typeof v !== "number" || !Number.isFinite(v) || v < 0) {
-        throw bad("a non-negative number of seconds");
+    case "timeout":
+      if (typeof v !== "number" || !Number.isFinite(v) || v <= 0 || v > MAX_SECONDS) {
+        throw bad(`a number of seconds above 0 and at most ${MAX_SECONDS}`);
       }
+      if (v < 0.001) throw bad("at least 0.001 seconds");
+      return v;
+    case "seconds":
+      if (typeof v !== "number" || !Number.isFinite(v) || v < 0 || v > MAX_SECONDS) {
+        throw bad(`a number of seconds from 0 to ${MAX_SECONDS}`);
+      }
+      return v;
+    case "bool":
+      if (typeof v !== "boolean") throw bad("true or false");
       return v;
     case "count":
       if (typeof v !== "number" || !Number.isInteger(v) || v < 1) throw bad("a positive integer");
@@ -170,18 +247,31 @@ function checkValue(key: string, kind: Kind, v: unknown, where: string): unknown
   }
 }
 
+/** Why `path` cannot be a KV prefix, or null (segments non-empty, no "." or "..", printable). */
+export function kvPathProblem(path: string): string | null {
+  if (path === "") return "empty";
+  for (const seg of path.split("/")) {
+    if (seg === "") return "an empty segment";
+    if (seg === "." || seg === "..") return `a "${seg}" segment`;
+    // deno-lint-ignore no-control-regex
+    if (/[\u0000-\u001f\u007f]/.test(seg)) return "a control character";
+  }
+  return null;
+}
+
 export interface LoadOptions {
   flagPath?: string;
   env: Env;
   /** When false, a missing file yields the defaults instead of an error. */
   required: boolean;
-  /** Flag overrides (SPEC §3: --node beats the nodeName key). */
+  /** Flag overrides (--node beats the nodeName key). */
   nodeFlag?: string;
 }
 
 /** Find, read and validate the config file. */
 export async function loadConfig(opts: LoadOptions): Promise<LoadedConfig> {
   const candidates = configCandidates(opts.flagPath, opts.env);
+  const named = namedConfig(opts.flagPath, opts.env);
   let text: string | undefined;
   let path: string | null = null;
   for (const candidate of candidates) {
@@ -190,12 +280,16 @@ export async function loadConfig(opts: LoadOptions): Promise<LoadedConfig> {
       path = candidate;
       break;
     } catch (e) {
+      const why = readProblem(e);
+      if (named) {
+        const hint = e instanceof Deno.errors.NotFound
+          ? "; create it with: powerconsul config bootstrap -C '<json>'"
+          : "";
+        throw new ConfigError(`config ${candidate} (named by ${named.by}) ${why}${hint}`);
+      }
       if (e instanceof Deno.errors.NotFound) continue;
       if (e instanceof Error && e.name === "NotCapable") continue;
-      if (e instanceof Deno.errors.IsADirectory) {
-        throw new ConfigError(`config ${candidate} is a directory`);
-      }
-      throw new ConfigError(`cannot read config ${candidate}: ${(e as Error).message}`);
+      throw new ConfigError(`config ${candidate} ${why}`);
     }
   }
   let base: ReturnType<typeof validateConfig>;
@@ -225,6 +319,17 @@ export async function loadConfig(opts: LoadOptions): Promise<LoadedConfig> {
     sources.nodeName = "flag";
   }
   return { config: base.config, path, sources, warnings: base.warnings };
+}
+
+/** Why a file could not be read, as the end of a sentence. */
+export function readProblem(e: unknown): string {
+  if (e instanceof Deno.errors.NotFound) return "does not exist";
+  if (e instanceof Deno.errors.IsADirectory) return "is a directory";
+  if (e instanceof Deno.errors.PermissionDenied) return "is not readable (permission denied)";
+  if (e instanceof Error && e.name === "NotCapable") {
+    return "is outside the paths this binary may read (see the README's security model)";
+  }
+  return `cannot be read: ${e instanceof Error ? e.message.split("\n")[0] : String(e)}`;
 }
 
 /** The path `config bootstrap` writes: --config, else ~/.powerconsul.conf. */

@@ -10,7 +10,7 @@ export class PowerconsulError extends Error {
 
 /** Bad command line: unknown flag, missing value, missing required flag. */
 export class UsageError extends PowerconsulError {
-  constructor(message: string, readonly usage?: string) {
+  constructor(message: string) {
     super(message, Exit.USAGE);
   }
 }

@@ -16,8 +16,6 @@ export const Exit = {
   UNKNOWN: 3,
 } as const;
 
-export type ExitCode = number;
-
 /** Check results, as Consul reads a script check's exit code. */
 export const CheckCode = { passing: 0, warning: 1, critical: 2, unknown: 3 } as const;
 export type CheckState = keyof typeof CheckCode;

@@ -1,5 +1,5 @@
 /**
- * Log files under the log root (SPEC §9): one line per event —
+ * Log files under the log root: one line per event —
  * `<ISO timestamp> <LEVEL> <component> <service> <message>`. Rotated at 10 MiB keeping one old
  * file (`<name>.1`). A log that cannot be written never changes a result: the first failure is
  * reported once on stderr and the logger goes quiet.
@@ -53,13 +53,6 @@ export class Logger {
   /** Strings that must never reach a log file (the ACL token). */
   addSecret(s: string | undefined) {
     if (s) this.#secrets.push(s);
-  }
-
-  /** A logger writing to the same file under another component/service label. */
-  child(component: string, service?: string): Logger {
-    const l = new Logger({ ...this.#opts, component, service: service ?? this.#opts.service });
-    l.#secrets = this.#secrets;
-    return l;
   }
 
   debug(msg: string) {

@@ -28,6 +28,7 @@ const ROWS = [
   "Fuzz: command lines",
   "Restart-storm protection",
   "Security",
+  "Hardening",
 ] as const;
 
 /** Tests outside tests/faults that count in a row: file, and top-level names starting with. */
@@ -44,6 +45,31 @@ const FROM_JUNIT: { row: string; file: string; prefixes: string[] }[] = [
   },
   { row: "Security", file: "tests/e2e/trigger_test.ts", prefixes: ["trigger --dry-run"] },
   { row: "Security", file: "tests/e2e/watch_test.ts", prefixes: ["watch --dry-run"] },
+  // Regression tests for defects found by trying the CLI as an attacker and a careless operator.
+  { row: "Hardening", file: "tests/lib/sys/runner_test.ts", prefixes: ["runner:"] },
+  { row: "Hardening", file: "tests/lib/consul/client_test.ts", prefixes: ["ConsulClient:"] },
+  {
+    row: "Hardening",
+    file: "tests/lib/consul/address_test.ts",
+    prefixes: ["resolveConnection() refuses"],
+  },
+  {
+    row: "Hardening",
+    file: "tests/lib/config_test.ts",
+    prefixes: ["validateConfig() refuses", "validateConfig(): only own keys", "loadConfig():"],
+  },
+  {
+    row: "Hardening",
+    file: "tests/lib/pattern_test.ts",
+    prefixes: ["unsafePattern()", "a cluster document's filter"],
+  },
+  { row: "Hardening", file: "tests/cmd/config_test.ts", prefixes: ["config show:"] },
+  { row: "Hardening", file: "tests/e2e/platform_test.ts", prefixes: [""] },
+  {
+    row: "Hardening",
+    file: "tests/e2e/consul_client_test.ts",
+    prefixes: ["ConsulClient: the nodns tag write"],
+  },
 ];
 
 interface Case {

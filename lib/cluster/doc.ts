@@ -7,6 +7,7 @@
  *   any of them may carry "lock": true (a switch is under way)
  */
 import { ClusterError } from "../errors.ts";
+import { compilePattern } from "../pattern.ts";
 
 export type GroupSpec =
   | { mode: "all-active" }
@@ -144,7 +145,7 @@ export function parseClusterDoc(text: string, where = "cluster document"): Clust
       const w = `${where} filter "${pattern}"`;
       let regex: RegExp;
       try {
-        regex = new RegExp(`^(?:${pattern})`);
+        regex = compilePattern(`^(?:${pattern})`);
       } catch {
         throw new ClusterError(`${w}: not a valid regular expression`);
       }

@@ -1,7 +1,9 @@
 /**
- * Where and how to talk to the agent, with the consul CLI's conventions (CONSUL-FACTS A7):
- * flags beat env; among env vars the token file beats the token; CONSUL_HTTP_SSL=true forces
- * https even on an http:// address.
+ * Where and how to talk to the agent, with the consul CLI's conventions: flags beat env; among
+ * env vars the token file beats the token; CONSUL_HTTP_SSL=true forces https even on an
+ * http:// address. An address is a scheme, host and port only: a path, query or fragment would
+ * send every request somewhere else (where a 404 could pass for "no such key"), and credentials
+ * in it are refused — never echoed.
  */
 import { ConfigError } from "../errors.ts";
 import { type Env, envBool } from "../env.ts";
@@ -24,10 +26,11 @@ export interface ConnectionInput {
 /** Resolve address, token and TLS material (pure but for the injected file reader). */
 export function resolveConnection(input: ConnectionInput): Connection {
   const { env } = input;
-  const raw = (input.flagAddr ?? env("CONSUL_HTTP_ADDR") ?? "127.0.0.1:8500").trim();
+  const given = (input.flagAddr ?? env("CONSUL_HTTP_ADDR") ?? "127.0.0.1:8500").trim();
+  const raw = redactAddress(given);
   let scheme = "http";
-  let rest = raw;
-  const m = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\/(.*)$/.exec(raw);
+  let rest = given;
+  const m = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\/(.*)$/.exec(given);
   if (m) {
     scheme = m[1]!.toLowerCase();
     rest = m[2]!;
@@ -50,7 +53,19 @@ export function resolveConnection(input: ConnectionInput): Connection {
   } catch {
     throw new ConfigError(`Consul address "${raw}" is not host:port`);
   }
-  const baseUrl = `${url.protocol}//${url.host}${url.pathname.replace(/\/+$/, "")}`;
+  if (url.username || url.password) {
+    throw new ConfigError(
+      `Consul address "${raw}" carries credentials, which are not supported; ` +
+        `use an ACL token (CONSUL_HTTP_TOKEN_FILE)`,
+    );
+  }
+  if (url.pathname !== "/" && url.pathname !== "" || url.search !== "" || url.hash !== "") {
+    throw new ConfigError(
+      `Consul address "${raw}" has a path, query or fragment; give only host:port ` +
+        `(with http:// or https://)`,
+    );
+  }
+  const baseUrl = `${url.protocol}//${url.host}`;
 
   let token: string | undefined;
   let tokenSource: Connection["tokenSource"] = "none";
@@ -123,6 +138,14 @@ export function resolveConnection(input: ConnectionInput): Connection {
     if (tls.caCert || tls.cert) conn.tls = tls;
   }
   return conn;
+}
+
+/** An address as it may be shown: a password in its userinfo replaced by <redacted>. */
+export function redactAddress(addr: string): string {
+  return addr.replace(
+    /^([^/]*\/\/)?([^/@]*?):([^/@]*)@/,
+    (_m, scheme, user) => `${scheme ?? ""}${user}:<redacted>@`,
+  );
 }
 
 /** The Deno HTTP client carrying TLS material, when there is any. */

@@ -24,7 +24,14 @@ export const Category = {
 } as const;
 export type CategoryName = typeof Category[keyof typeof Category];
 
-export const RESULTS_DIR = join(REPO, "test-results", "reliability");
+/**
+ * The full run (scripts/test.sh with no arguments sets POWERCONSUL_FULL_RUN=1) writes the files
+ * the README's Reliability table is built from; a partial run writes beside them, under
+ * test-results/partial/, so running one file never replaces the last full report.
+ */
+export const RESULTS_DIR = Deno.env.get("POWERCONSUL_FULL_RUN") === "1"
+  ? join(REPO, "test-results", "reliability")
+  : join(REPO, "test-results", "partial", "reliability");
 
 export interface CaseRecord {
   category: CategoryName;

@@ -1,15 +1,14 @@
-// Consul client and config against real agents (issue 2 acceptance).
+// Consul client and config against real agents.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { ConsulClient, ConsulError } from "../lib/consul/client.ts";
-import { startCluster, waitFor } from "./harness/consul.ts";
-import { closedPort, startStallServer } from "./harness/proxy.ts";
-import { sandboxDirs, writeConfig } from "./harness/system.ts";
-import { agentChecks, agentService, register } from "./_agent.ts";
-import { cli } from "./_cli.ts";
+import { ConsulClient, ConsulError } from "../../lib/consul/client.ts";
+import { startCluster, waitFor } from "../harness/consul.ts";
+import { closedPort, startStallServer } from "../harness/proxy.ts";
+import { sandboxDirs, writeConfig } from "../harness/system.ts";
+import { agentChecks, agentService, register } from "../_agent.ts";
+import { cli } from "../_cli.ts";
 
-const agentTest = (name: string, fn: () => Promise<void>) =>
-  Deno.test({ name, sanitizeOps: false, sanitizeResources: false, fn });
+import { agentTest } from "../_support/agent.ts";
 
 agentTest(
   "ConsulClient: KV CAS lets exactly one of two concurrent writers win; cas=0 is create-only",
@@ -72,6 +71,44 @@ agentTest(
     assert.deepEqual((await agentService(agent, "web1"))?.Tags, ["prod"]);
     assert.ok((await agentChecks(agent))["web1-script"], "check still registered");
     assert.deepEqual(await c.localService("nope"), []);
+  },
+);
+
+agentTest(
+  "ConsulClient: the nodns tag write keeps every other registration field",
+  async () => {
+    await using cluster = await startCluster({ clients: 1 });
+    const agent = cluster.agents[1]!;
+    await register(agent, {
+      ID: "full1",
+      Name: "full",
+      Tags: ["prod"],
+      Port: 8443,
+      Address: "10.1.2.3",
+      Meta: { team: "ops", tier: "gold" },
+      Weights: { Passing: 7, Warning: 2 },
+      EnableTagOverride: true,
+      TaggedAddresses: {
+        lan: { Address: "10.1.2.3", Port: 8443 },
+        wan: { Address: "198.51.100.7", Port: 443 },
+      },
+      Connect: { Native: true },
+      Check: { CheckID: "full1-ttl", TTL: "1h" },
+    });
+    const c = new ConsulClient({ baseUrl: agent.url, timeoutMs: 5000 });
+    const read = async () => {
+      const s = (await agentService(agent, "full1")) as Record<string, unknown> | null;
+      assert.ok(s, "service still registered");
+      const { Tags, ContentHash: _h, ModifyIndex: _m, CreateIndex: _c, ...rest } = s;
+      return { Tags, rest };
+    };
+    const before = await read();
+    const [local] = await c.localService("full");
+    await c.setServiceTags(local!.service, ["prod", "nodns"]);
+    const after = await read();
+    assert.deepEqual(after.Tags, ["prod", "nodns"]);
+    assert.deepEqual(after.rest, before.rest, "every field but the tags survives");
+    assert.ok((await agentChecks(agent))["full1-ttl"], "the check is kept");
   },
 );
 
@@ -182,13 +219,13 @@ Deno.test("config: missing, invalid JSON, wrong type and unknown key each give o
   > = {
     missing: {
       code: 3,
-      match: /no configuration found \(tried .*missing\.json\).*config bootstrap/,
+      match: /config .*missing\.json \(named by --config\) does not exist.*config bootstrap/,
     },
     "invalid JSON": { text: "{nope", code: 3, match: /invalid JSON/ },
     "wrong type": {
       text: `{"httpTimeout": "5"}`,
       code: 3,
-      match: /"httpTimeout" must be a non-negative number/,
+      match: /"httpTimeout" must be a number of seconds above 0/,
     },
   };
   for (const [name, c] of Object.entries(cases)) {

@@ -1,0 +1,168 @@
+/**
+ * Consul's wire format, without the HTTP client: base64 of UTF-8, KV pairs, and the shape
+ * checks every answer passes before anything reads it. Pure; pure modules import this instead
+ * of the client. A shape check returns a description of what is wrong, or null.
+ */
+import type { WireKvPair, WireService } from "./types.ts";
+
+export interface KvEntry {
+  key: string;
+  /** Decoded UTF-8 value; null when the key exists with an empty value. */
+  value: string | null;
+  modifyIndex: number;
+  createIndex: number;
+  lockIndex: number;
+  flags: number;
+  session: string | null;
+}
+
+/** base64 of UTF-8 (for txn bodies) and back. */
+export function b64encode(s: string): string {
+  const bytes = new TextEncoder().encode(s);
+  let bin = "";
+  for (const b of bytes) bin += String.fromCharCode(b);
+  return btoa(bin);
+}
+
+export function b64decode(s: string): string {
+  const bin = atob(s);
+  const bytes = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+  return new TextDecoder().decode(bytes);
+}
+
+export function decodeKv(p: WireKvPair): KvEntry {
+  return {
+    key: p.Key,
+    value: p.Value === null || p.Value === undefined ? null : b64decode(p.Value),
+    modifyIndex: p.ModifyIndex,
+    createIndex: p.CreateIndex,
+    lockIndex: p.LockIndex ?? 0,
+    flags: p.Flags ?? 0,
+    session: p.Session ? p.Session : null,
+  };
+}
+
+type Shape = (v: unknown) => string | null;
+
+const isObj = (v: unknown): v is Record<string, unknown> =>
+  v !== null && typeof v === "object" && !Array.isArray(v);
+
+/** An object whose named fields have the given typeof (a trailing "?" allows absent/null). */
+export function fields(spec: Record<string, string>): Shape {
+  return (v) => {
+    if (!isObj(v)) return `expected an object, got ${kindOf(v)}`;
+    for (const [name, want] of Object.entries(spec)) {
+      const optional = want.endsWith("?");
+      const type = optional ? want.slice(0, -1) : want;
+      const got = Object.hasOwn(v, name) ? v[name] : undefined;
+      if (optional && (got === undefined || got === null)) continue;
+      const ok = type === "array"
+        ? Array.isArray(got)
+        : type === "object"
+        ? isObj(got)
+        : kindOf(got) === type;
+      if (!ok) return `field ${name} should be ${type}, got ${kindOf(got)}`;
+    }
+    return null;
+  };
+}
+
+export function arrayOf(item: Shape): Shape {
+  return (v) => {
+    if (!Array.isArray(v)) return `expected an array, got ${kindOf(v)}`;
+    for (const [i, x] of v.entries()) {
+      const why = item(x);
+      if (why) return `element ${i}: ${why}`;
+    }
+    return null;
+  };
+}
+
+export function mapOf(item: Shape): Shape {
+  return (v) => {
+    if (!isObj(v)) return `expected an object, got ${kindOf(v)}`;
+    for (const [k, x] of Object.entries(v)) {
+      const why = item(x);
+      if (why) return `${JSON.stringify(k)}: ${why}`;
+    }
+    return null;
+  };
+}
+
+export function both(a: Shape, b: Shape): Shape {
+  return (v) => a(v) ?? b(v);
+}
+
+/** A nested object field checked by its own shape. */
+export function nested(name: string, inner: Shape): Shape {
+  return (v) => {
+    if (!isObj(v)) return `expected an object, got ${kindOf(v)}`;
+    const why = inner(v[name]);
+    return why ? `${name}: ${why}` : null;
+  };
+}
+
+function kindOf(v: unknown): string {
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "an array";
+  return typeof v;
+}
+
+export const SHAPES = {
+  kvPairs: arrayOf(
+    fields({ Key: "string", ModifyIndex: "number", CreateIndex: "number", Value: "string?" }),
+  ),
+  check: fields({
+    CheckID: "string",
+    Status: "string",
+    Node: "string?",
+    ServiceName: "string?",
+    Output: "string?",
+  }),
+  service: fields({
+    ID: "string",
+    Service: "string",
+    Tags: "array?",
+    Port: "number?",
+    Meta: "object?",
+  }),
+  datacenters: arrayOf((
+    v,
+  ) => (typeof v === "string" ? null : `expected a string, got ${kindOf(v)}`)),
+  agentSelf: nested("Config", fields({ NodeName: "string", Datacenter: "string" })),
+  session: fields({ ID: "string" }),
+} as const;
+
+/** `/v1/health/service/<svc>`: entries with a node, a service and their checks. */
+export const HEALTH_ENTRIES: Shape = arrayOf(
+  both(
+    nested("Node", fields({ Node: "string", Datacenter: "string" })),
+    both(nested("Service", SHAPES.service), nested("Checks", arrayOf(SHAPES.check))),
+  ),
+);
+
+export const AGENT_CHECKS: Shape = mapOf(SHAPES.check);
+export const AGENT_SERVICE_HEALTH: Shape = arrayOf(
+  both(
+    fields({ AggregatedStatus: "string", Service: "object", Checks: "array?" }),
+    both(nested("Service", SHAPES.service), (v) => {
+      const checks = (v as Record<string, unknown>).Checks;
+      return checks ? arrayOf(SHAPES.check)(checks) : null;
+    }),
+  ),
+);
+
+/** Fields of an agent's service answer that a registration must not carry back. */
+const READ_ONLY = new Set(["Service", "CreateIndex", "ModifyIndex", "ContentHash", "Datacenter"]);
+
+/** The registration that gives `svc` new tags and changes nothing else (pure). */
+export function registrationBody(svc: WireService, tags: string[]): Record<string, unknown> {
+  const body: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(svc as unknown as Record<string, unknown>)) {
+    if (!READ_ONLY.has(k) && v !== null && v !== undefined) body[k] = v;
+  }
+  body.Name = svc.Service;
+  body.Tags = tags;
+  return body;
+}

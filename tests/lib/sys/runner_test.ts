@@ -1,0 +1,74 @@
+// The process runner: process groups, timers, the token in children's environment.
+import assert from "node:assert/strict";
+import { denoRunner, makeDenoRunner } from "../../../lib/sys/runner.ts";
+
+/** Alive means present and not a zombie (a reaped-by-nobody zombie is already dead). */
+function alive(pid: number): boolean {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+async function gone(pid: number, tries = 60): Promise<boolean> {
+  for (let i = 0; i < tries; i++) {
+    if (!alive(pid)) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return false;
+}
+
+Deno.test("runner: a timeout ends the whole process group, a grandchild ignoring SIGTERM too", async () => {
+  const pidFile = await Deno.makeTempFile();
+  const script = `sh -c "trap '' TERM; echo \\$\\$ > ${pidFile}; exec sleep 60" & ` +
+    `trap '' TERM; wait`;
+  let grandchild = 0;
+  try {
+    const r = await denoRunner.run(["sh", "-c", script], { timeoutMs: 300 });
+    assert.equal(r.timedOut, true);
+    grandchild = Number((await Deno.readTextFile(pidFile)).trim());
+    assert.ok(grandchild > 0, "the grandchild wrote its pid");
+    assert.ok(await gone(grandchild), `grandchild ${grandchild} is left behind`);
+  } finally {
+    if (grandchild > 0 && alive(grandchild)) Deno.kill(grandchild, "SIGKILL");
+    await Deno.remove(pidFile);
+  }
+});
+
+Deno.test("runner: a finished run leaves no timer behind, so the process can end at once", async () => {
+  // An unreferenced timer fires only while something else keeps the process alive.
+  const runner = new URL("../../../lib/sys/runner.ts", import.meta.url).href;
+  const code = `import { denoRunner, makeDenoRunner } from ${JSON.stringify(runner)};
+    const r = await denoRunner.run(["/bin/true"], { timeoutMs: 5000 });
+    Deno.unrefTimer(setTimeout(() => console.log("lingered"), 150));
+    console.log("exit", r.code);`;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--no-check", code],
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  assert.equal(new TextDecoder().decode(out.stdout).trim(), "exit 0");
+});
+
+Deno.test("runner: children see the ACL token variables empty unless passToken is set", async () => {
+  Deno.env.set("CONSUL_HTTP_TOKEN", "s3cret-token");
+  Deno.env.set("CONSUL_HTTP_TOKEN_FILE", "/etc/powerconsul/token");
+  try {
+    const argv = ["sh", "-c", `echo "[$CONSUL_HTTP_TOKEN][$CONSUL_HTTP_TOKEN_FILE]"`];
+    const r = await denoRunner.run(argv, { timeoutMs: 5000 });
+    assert.equal(r.stdout.trim(), "[][]");
+    const kept = await makeDenoRunner({ passToken: true }).run(argv, { timeoutMs: 5000 });
+    assert.equal(kept.stdout.trim(), "[s3cret-token][/etc/powerconsul/token]");
+  } finally {
+    Deno.env.delete("CONSUL_HTTP_TOKEN");
+    Deno.env.delete("CONSUL_HTTP_TOKEN_FILE");
+  }
+});
+
+Deno.test("runner: a child runs in a process group of its own", async () => {
+  const r = await denoRunner.run(["sh", "-c", "ps -o pid=,pgid= -p $$"], { timeoutMs: 5000 });
+  const [pid, pgid] = r.stdout.trim().split(/\s+/);
+  assert.equal(pid, pgid);
+});
