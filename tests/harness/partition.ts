@@ -22,10 +22,12 @@
  * and anything else can still reach the cut agent's HTTP API.
  *
  * Why not network namespaces: an agent in its own namespace needs a non-loopback address on a
- * veth (127/8 is not routed off `lo` without `route_localnet` and rewriting the namespace's local
- * table), a different address plan from every other harness agent, and the test process could no
- * longer reach the agent's HTTP API once the link is cut. The cgroup marks keep the harness's
- * one-/24-per-cluster plan and need no address of their own.
+ * veth, and reaching the cluster's 127.a.b.x servers from there works only with `route_localnet`
+ * on both veth ends and the namespace's local 127/8 route replaced (tried: it connects). The cut
+ * itself would still need a packet filter: this kernel has no tc drop actions (netem, gact), and
+ * taking the link down or a blackhole route fails the sender's send locally, which memberlist
+ * does not count against the peer; a downed link also cuts the test off the agent's HTTP API.
+ * The cgroup marks keep the harness's one-/24-per-cluster plan and need no address of their own.
  *
  * Verified to bite by tests/e2e/partition_test.ts: during a full cut the servers mark the node's
  * `serfHealth` critical (the test fails if they don't within a bound) and the cut agent's catalog
@@ -51,8 +53,14 @@ export const PREFIX = "pcpart-";
 /** What a cut isolates the agent from. */
 export interface CutOptions {
   /**
-   * `"all"`: every other agent of its cluster (a full partition). `"servers"`: only the servers
-   * (it may still gossip with the other clients).
+   * `"all"`: every other agent of its cluster (a full partition): the servers mark the node's
+   * `serfHealth` critical within seconds and the node loses its servers.
+   *
+   * `"servers"`: only the servers. The node still gossips with the other clients, and the
+   * servers' indirect probes through those clients reach it, so its `serfHealth` usually STAYS
+   * passing while none of its RPC gets through: its catalog reads fail, and the status changes of
+   * its checks never reach the catalog (which keeps what it had before the cut). With no other
+   * client in the cluster this is the same as `"all"`.
    */
   from: "all" | "servers";
 }
@@ -340,9 +348,19 @@ export function leftovers(tag?: string): string[] {
 
 const liveHarnesses = new Set<Harness>();
 
-globalThis.addEventListener("unload", () => {
+function closeAll(): void {
   for (const h of liveHarnesses) h.closeSync();
   liveHarnesses.clear();
+}
+
+globalThis.addEventListener("unload", closeAll);
+// An uncaught error ends the process without "unload": clean up on the way out (unless someone
+// handled the error, in which case the process goes on and so do the cuts).
+globalThis.addEventListener("error", (e) => {
+  if (!e.defaultPrevented) closeAll();
+});
+globalThis.addEventListener("unhandledrejection", (e) => {
+  if (!e.defaultPrevented) closeAll();
 });
 
 function hex(bytes: number): string {
