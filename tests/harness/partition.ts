@@ -596,3 +596,27 @@ export async function catalogRead(agent: AgentHandle): Promise<ReachResult> {
     return { ok: false, detail: e instanceof Error ? `${e.name}: ${e.message}` : String(e) };
   }
 }
+
+/**
+ * Wait (bounded) until a catalog read through `agent` fails with an HTTP 5xx from the agent itself
+ * ("No known Consul servers", "rpc error …"): the agent is up but cannot reach a server. A read
+ * that times out counts as "not yet". Returns that answer.
+ */
+export async function waitCutOff(agent: AgentHandle, timeoutMs: number): Promise<string> {
+  let last = "";
+  return await waitFor(`${agent.name} to answer catalog reads with a server error`, async () => {
+    const res = await catalogRead(agent);
+    last = res.detail;
+    return !res.ok && /^HTTP 5\d\d/.test(res.detail) ? res.detail : false;
+  }, { timeoutMs, intervalMs: 250, onTimeout: () => `last: ${last}` });
+}
+
+/** Wait (bounded) until catalog reads through `agent` work again. */
+export async function waitReconnected(agent: AgentHandle, timeoutMs: number): Promise<void> {
+  let last = "";
+  await waitFor(`${agent.name}'s catalog reads to work again`, async () => {
+    const res = await catalogRead(agent);
+    last = res.detail;
+    return res.ok;
+  }, { timeoutMs, intervalMs: 250, onTimeout: () => `last: ${last}` });
+}
