@@ -4,8 +4,8 @@
 #     deno of that exact version is already on PATH;
 #   - Consul from Debian's previous stable suite (bullseye), added with the mirror URI
 #     read from this machine's own Debian source and pinned low so nothing else moves;
-#   - check_procs (monitoring-plugins-basic), crontab (cron), ps (procps) and GNU time
-#     (time, for the benchmarks' peak RSS);
+#   - check_procs (monitoring-plugins-basic), crontab (cron), ps (procps), GNU time
+#     (time, for the benchmarks' peak RSS) and iptables (the partition harness's packet filter).
 #   - puppet and puppet-module-puppetlabs-stdlib, for the Puppet example's test only: where they
 #     cannot be installed, setup says so and goes on, and that test is skipped.
 # Idempotent; quiet when everything is present. Prints the deno path on the last line
@@ -89,6 +89,7 @@ ensure_packages() {
   command -v crontab >/dev/null 2>&1 || missing+=(cron)
   command -v ps >/dev/null 2>&1 || missing+=(procps)
   [ -x /usr/bin/time ] || missing+=(time) # GNU time: peak RSS in the benchmarks
+  command -v iptables-restore >/dev/null 2>&1 || missing+=(iptables) # partition tests
   [ "${#missing[@]}" = 0 ] && return 0
   if [ "$(id -u)" != 0 ]; then
     say "missing ${missing[*]}; run this script as root to install them"

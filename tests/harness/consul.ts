@@ -48,6 +48,8 @@ export interface AgentHandle {
   start(): Promise<void>;
   /** Whether the agent process is alive. */
   running(): boolean;
+  /** Pid of the consul process while it runs (for signals such as SIGSTOP), else undefined. */
+  readonly pid: number | undefined;
   /** Last `lines` lines (default 40) of the agent log. */
   logTail(lines?: number): string;
   /** `fetch(url + path)` with the ACL master token (if any, unless a token header is given) and a 5 s timeout. */
@@ -102,6 +104,21 @@ export interface StartOptions {
   ) => Record<string, string>;
   /** Extra HCL snippets, each passed as one `-hcl` flag to every agent. */
   extraHcl?: string[];
+  /**
+   * Argv put in front of each agent's command line, asked again at every (re)start; the wrapper
+   * must end by exec'ing its arguments (e.g. a shell that moves itself into a cgroup first).
+   */
+  launchPrefix?: (agent: LaunchInfo) => string[];
+}
+
+/** What {@link StartOptions.launchPrefix} is told about the agent being launched. */
+export interface LaunchInfo {
+  name: string;
+  ip: string;
+  dc: string;
+  role: "server" | "client";
+  /** The cluster's id ({@link ClusterHandle.id}). */
+  clusterId: string;
 }
 
 /** Options for {@link waitFor}. */
@@ -398,6 +415,7 @@ interface AgentSpec {
   ip: string;
   args: string[];
   env: Record<string, string>;
+  launchPrefix?: (agent: LaunchInfo) => string[];
 }
 
 async function readJson(agent: AgentHandle, path: string): Promise<unknown> {
@@ -441,6 +459,7 @@ class Agent implements AgentHandle {
   readonly env: Record<string, string>;
   readonly #args: string[];
   readonly #cluster: Cluster;
+  readonly #launchPrefix: ((agent: LaunchInfo) => string[]) | undefined;
   #child: Deno.ChildProcess | undefined;
   #exited = true;
   #done: Promise<void> = Promise.resolve();
@@ -459,6 +478,7 @@ class Agent implements AgentHandle {
     this.dataDir = join(this.dir, "data");
     this.logFile = join(this.dir, "agent.log");
     this.env = spec.env;
+    this.#launchPrefix = spec.launchPrefix;
     this.#args = [
       "agent",
       "-node",
@@ -489,7 +509,17 @@ class Agent implements AgentHandle {
     let child: Deno.ChildProcess;
     try {
       // setpriv: the agent gets SIGKILL when this process dies, however it dies.
-      const argv = SETPRIV ? [SETPRIV, "--pdeathsig", "KILL", "--", "consul"] : ["consul"];
+      const prefix = this.#launchPrefix?.({
+        name: this.name,
+        ip: this.ip,
+        dc: this.dc,
+        role: this.role,
+        clusterId: this.#cluster.id,
+      }) ?? [];
+      const argv = [
+        ...prefix,
+        ...(SETPRIV ? [SETPRIV, "--pdeathsig", "KILL", "--", "consul"] : ["consul"]),
+      ];
       child = new Deno.Command(argv[0]!, {
         args: [...argv.slice(1), ...this.#args],
         env: { ...Deno.env.toObject(), ...this.env },
@@ -893,7 +923,9 @@ async function startOnce(opts: StartOptions): Promise<Cluster> {
         for (const h of opts.extraHcl ?? []) args.push("-hcl", h);
         const httpAddr = `${s.ip}:${ports.http}`;
         const env = opts.env?.({ name, ip: s.ip, httpAddr, dc }) ?? {};
-        specs.push({ name, dc, role: s.role, ip: s.ip, args, env });
+        const spec: AgentSpec = { name, dc, role: s.role, ip: s.ip, args, env };
+        if (opts.launchPrefix) spec.launchPrefix = opts.launchPrefix;
+        specs.push(spec);
       }
     };
     addDc("dc1", dc1Clients);
