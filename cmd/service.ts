@@ -2,7 +2,7 @@
  * `powerconsul service <name> start|stop|restart|status|start-primary|promote|demote
  *   -S <consulService> [-s a,b] [-F <lockfile>]`
  *
- * The cluster-aware service wrapper an init script execs (SPEC §8): start and stop act only
+ * The cluster-aware service wrapper an init script execs: start and stop act only
  * where the node's role allows them, start-primary moves the active role to this standby
  * through the promote/demote flags, and promote/demote are the key-watch handlers of the flags.
  */
@@ -12,16 +12,8 @@ import { type Ctx, dropRunPermission, type Io, makeContext } from "../lib/contex
 import { describeError } from "../lib/errors.ts";
 import { Exit } from "../lib/exit_codes.ts";
 import type { Logger } from "../lib/log.ts";
-import {
-  converge,
-  createLock,
-  lockInfo,
-  readLock,
-  readStates,
-  removeLock,
-  type Say,
-  sayer,
-} from "../lib/service/actions.ts";
+import { converge, lockRecord, readStates, type Say, sayer } from "../lib/service/actions.ts";
+import { createLockFile, readLockRecord, removeLockFile, selfHolder } from "../lib/sys/lockfile.ts";
 import { gate, parseServiceArgs, type ServiceArgs } from "../lib/service/plan.ts";
 import { gatherStatus, paintFor, renderTable } from "../lib/service/status.ts";
 import { handleFlag, startPrimary } from "../lib/service/switch.ts";
@@ -51,12 +43,12 @@ Options:
   -S, --consulservice NAME  Consul service the wrapper belongs to (required)
   -s, --service NAMES       local services, in start order (default: <name>)
   -F, --noopfile PATH       lock file, the same path the checks get with -F
-                            (default: /var/lock/powerconsul-<name>.lock)
+                            (default: /run/powerconsul/<name>.lock)
       --abort               with start-primary: set every promote/demote flag back to NULL
       --json                with status: JSON instead of a table
 
 Exit: 0 done, 1 refused or failed, 2 bad command line, 3 cluster state unknown (nothing done).
-Example: /etc/init.d/web: exec powerconsul service web "$@" -S web -s nginx,php-fpm -F /var/lock/web.lock
+Example: /etc/init.d/web: exec powerconsul service web "$@" -S web -s nginx,php-fpm -F /run/powerconsul/web.lock --config /etc/powerconsul/config.json
 `;
 
 const OPTIONS = {
@@ -172,16 +164,20 @@ async function startStop(
   if (action !== "restart") {
     return (await converge(ctx, action, a.services, say, { states })) ? Exit.OK : Exit.FAILED;
   }
-  if (!(await createLock(a.lockFile, lockInfo("restart", a.name, a.consulService)))) {
-    const held = await readLock(a.lockFile);
-    const why = held.info
-      ? `${held.info.action} by pid ${held.info.pid} since ${held.info.at}`
-      : "not written by powerconsul";
-    say(`lock file ${a.lockFile}: FAILED (exists: ${why}); nothing changed`, "error");
+  const made = await createLockFile(
+    a.lockFile,
+    lockRecord("restart", a.name, a.consulService, await selfHolder()),
+  );
+  if (!made.created) {
+    const why = made.existing.record
+      ? `${made.existing.note}`
+      : `${made.existing.note || "exists"}, not written by powerconsul`;
+    say(`lock file ${a.lockFile}: FAILED (${why}); nothing changed`, "error");
     return Exit.FAILED;
   }
   let ok = false;
   try {
+    if (made.tookOver) say(`lock file ${a.lockFile}: taken over (${made.tookOver.note})`);
     say(`lock file ${a.lockFile}: created ok`);
     // Checks that started before the lock file existed may still be probing; let them finish
     // so none of them sees the service down without the lock file (Consul's default interval
@@ -193,7 +189,7 @@ async function startStop(
     ok = stopped && started;
   } finally {
     try {
-      await removeLock(a.lockFile);
+      await removeLockFile(a.lockFile);
       say(`lock file ${a.lockFile} removed: ok`);
     } catch (e) {
       say(`lock file ${a.lockFile} removed: FAILED (${describeError(e)})`, "error");
@@ -228,7 +224,10 @@ async function serviceStatus(ctx: Ctx, a: ServiceArgs, json: boolean): Promise<n
       JSON.stringify({
         name: a.name,
         consulService: a.consulService,
-        lockFile: { path: a.lockFile, exists: (await readLock(a.lockFile)).exists },
+        lockFile: {
+          path: a.lockFile,
+          exists: (await readLockRecord(a.lockFile)).inspection.state !== "absent",
+        },
         local: states.map((s) => ({
           service: s.name,
           state: s.running === null ? "unknown" : s.running ? "running" : "stopped",
@@ -243,13 +242,15 @@ async function serviceStatus(ctx: Ctx, a: ServiceArgs, json: boolean): Promise<n
   const p = paintFor(ctx.io.stdoutIsTty, ctx.io.env("NO_COLOR"));
   if (cluster) ctx.io.out(renderTable(cluster, p));
   else ctx.io.out(`cluster: ${p.bad("unknown")} (${clusterError})\n`);
-  const lock = await readLock(a.lockFile);
-  if (lock.exists) {
+  const lock = (await readLockRecord(a.lockFile)).inspection;
+  if (lock.state === "honoured") {
     ctx.io.out(
       `lock file ${a.lockFile}: ${
-        p.warn(lock.info ? `${lock.info.action} since ${lock.info.at}` : "present")
+        p.warn(lock.record ? `${lock.record.action} since ${lock.record.at}` : "present")
       } (checks pass while it exists)\n`,
     );
+  } else if (lock.state !== "absent") {
+    ctx.io.out(`${p.warn(lock.note)}\n`);
   }
   for (const s of states) {
     const state = s.running === null

@@ -1,22 +1,15 @@
 /**
  * The local half of `powerconsul service`: read the local services' states, run their start and
- * stop steps through the service manager, and take or drop the lock file. Every line printed is
+ * stop steps through the service manager. Every line printed is
  * also logged.
  */
-import { dirname } from "../paths.ts";
 import type { Ctx } from "../context.ts";
 import { describeError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { actionArgv, probeService } from "../probes/service.ts";
 import { describeRun, type RunResult } from "../sys/runner.ts";
-import {
-  type LocalState,
-  type LockInfo,
-  lockText,
-  parseLock,
-  planSteps,
-  stepLine,
-} from "./plan.ts";
+import type { Holder, LockRecord } from "../sys/lockfile.ts";
+import { type LocalState, planSteps, stepLine } from "./plan.ts";
 
 /** Prints one line to stdout and logs it. */
 export type Say = (line: string, level?: "info" | "warn" | "error") => void;
@@ -89,53 +82,12 @@ export async function converge(
   return ok;
 }
 
-/** The lock file's content; null when absent or not written by powerconsul. */
-export async function readLock(path: string): Promise<{ exists: boolean; info: LockInfo | null }> {
-  try {
-    return { exists: true, info: parseLock(await Deno.readTextFile(path)) };
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return { exists: false, info: null };
-    throw new Error(`cannot read lock file ${path}: ${describeError(e)}`);
-  }
-}
-
-/** Create (or take over) the lock file. */
-export async function writeLock(path: string, info: LockInfo): Promise<void> {
-  await Deno.mkdir(dirname(path), { recursive: true });
-  await Deno.writeTextFile(path, lockText(info), { mode: 0o644 });
-}
-
-/** Create the lock file only if it does not exist yet; false when it does. */
-export async function createLock(path: string, info: LockInfo): Promise<boolean> {
-  await Deno.mkdir(dirname(path), { recursive: true });
-  try {
-    await Deno.writeTextFile(path, lockText(info), { createNew: true, mode: 0o644 });
-    return true;
-  } catch (e) {
-    if (e instanceof Deno.errors.AlreadyExists) return false;
-    throw e;
-  }
-}
-
-export async function removeLock(path: string): Promise<void> {
-  try {
-    await Deno.remove(path);
-  } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) throw e;
-  }
-}
-
-export function lockInfo(
-  action: LockInfo["action"],
+/** The lock record a service action writes (restart holds it for its lifetime: `holder`). */
+export function lockRecord(
+  action: string,
   name: string,
   consulService: string,
-): LockInfo {
-  return {
-    by: "powerconsul",
-    action,
-    name,
-    consulService,
-    pid: Deno.pid,
-    at: new Date().toISOString(),
-  };
+  holder: Holder | null,
+): LockRecord {
+  return { by: "powerconsul", action, name, consulService, holder, at: new Date().toISOString() };
 }

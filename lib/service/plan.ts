@@ -1,5 +1,5 @@
 /**
- * `powerconsul service <name> …` decided without I/O (SPEC §8): whether an action may run on
+ * `powerconsul service <name> …` decided without I/O: whether an action may run on
  * this node's role, the ordered start/stop steps, the promote/demote flag keys and values, the
  * key-watch input a handler receives, and the start-primary swap. The I/O lives in
  * lib/service/actions.ts and lib/service/switch.ts.
@@ -8,6 +8,8 @@ import type { ClusterDoc } from "../cluster/doc.ts";
 import type { Decision, Placement } from "../cluster/role.ts";
 import { b64decode } from "../consul/client.ts";
 import { UsageError } from "../errors.ts";
+import { kvPath, segment } from "../names.ts";
+import { LOCK_DIR, type LockRecord } from "../sys/lockfile.ts";
 
 export const ACTIONS = [
   "start",
@@ -37,9 +39,9 @@ export interface ServiceArgs {
 
 const NAME_RE = /^[A-Za-z0-9@._:+-]+$/;
 
-/** Where the lock file lives when -F is not given (writable by the sandbox: /var/lock). */
+/** Where the lock file lives when -F is not given (powerconsul's own directory, 0700). */
 export function defaultLockFile(name: string): string {
-  return `/var/lock/powerconsul-${name}.lock`;
+  return `${LOCK_DIR}/${name}.lock`;
 }
 
 /** Validate the command line completely before anything talks to Consul. */
@@ -49,6 +51,7 @@ export function parseServiceArgs(
 ): ServiceArgs {
   const [name, action, extra] = positionals;
   if (!name) throw new UsageError(`missing service name: service <name> <${ACTIONS.join("|")}>`);
+  segment("the service name", name);
   if (!NAME_RE.test(name)) throw new UsageError(`invalid service name "${name}"`);
   if (!action) throw new UsageError(`missing action: one of ${ACTIONS.join(", ")}`);
   if (!(ACTIONS as readonly string[]).includes(action)) {
@@ -56,6 +59,7 @@ export function parseServiceArgs(
   }
   if (extra !== undefined) throw new UsageError(`unexpected argument "${extra}"`);
   if (!opts.consulService) throw new UsageError("missing required option -S/--consulservice");
+  segment("-S/--consulservice", opts.consulService);
   if (!NAME_RE.test(opts.consulService)) {
     throw new UsageError(`invalid Consul service name "${opts.consulService}"`);
   }
@@ -65,6 +69,7 @@ export function parseServiceArgs(
     if (services.length === 0) throw new UsageError("-s/--service names no service");
   }
   for (const s of services) {
+    segment("-s/--service", s);
     if (!NAME_RE.test(s)) throw new UsageError(`invalid service name "${s}"`);
   }
   if (new Set(services).size !== services.length) {
@@ -185,7 +190,7 @@ export type FlagKind = "promote" | "demote";
 export type FlagValue = "NULL" | "START" | "WAIT" | "FAILED";
 
 export function flagPrefix(servicePrefix: string, consulService: string): string {
-  return `${servicePrefix}/${consulService}/`;
+  return `${kvPath(servicePrefix, ["the Consul service", consulService])}/`;
 }
 
 export function flagKey(
@@ -194,7 +199,8 @@ export function flagKey(
   node: string,
   kind: FlagKind,
 ): string {
-  return `${flagPrefix(servicePrefix, consulService)}${node}/${kind}`;
+  return kvPath(servicePrefix, ["the Consul service", consulService], ["the node name", node]) +
+    `/${kind}`;
 }
 
 /** Key of the switch lock (a Consul session lock) held while start-primary runs. */
@@ -209,6 +215,31 @@ export function normaliseFlag(v: string | null | undefined): FlagValue {
   return "NULL";
 }
 
+/** The node and kind of a switch key under `prefix` (`<node>/promote|demote`), or null. */
+export function parseFlagKey(prefix: string, key: string): { node: string; kind: FlagKind } | null {
+  if (!key.startsWith(prefix)) return null;
+  const m = /^([^/]+)\/(promote|demote)$/.exec(key.slice(prefix.length));
+  return m ? { node: m[1]!, kind: m[2] as FlagKind } : null;
+}
+
+/** The holder a switch lock's value names (written by the initiator), or null when garbled. */
+export function parseSwitchHolder(
+  value: string | null | undefined,
+): { action: string; node: string; pid: number | null; at: string } | null {
+  try {
+    const h = JSON.parse(value ?? "");
+    if (typeof h !== "object" || h === null || typeof h.node !== "string") return null;
+    return {
+      action: typeof h.action === "string" ? h.action : "start-primary",
+      node: h.node,
+      pid: typeof h.pid === "number" ? h.pid : null,
+      at: typeof h.at === "string" ? h.at : "?",
+    };
+  } catch {
+    return null;
+  }
+}
+
 /** Flags of one service read from a key list: node → {promote, demote}. */
 export function flagsFromEntries(
   prefix: string,
@@ -217,11 +248,11 @@ export function flagsFromEntries(
   const out = new Map<string, { promote?: FlagValue; demote?: FlagValue }>();
   for (const e of entries) {
     if (!e.key.startsWith(prefix)) continue;
-    const m = /^([^/]+)\/(promote|demote)$/.exec(e.key.slice(prefix.length));
-    if (!m) continue;
-    const cur = out.get(m[1]!) ?? {};
-    cur[m[2] as FlagKind] = normaliseFlag(e.value);
-    out.set(m[1]!, cur);
+    const k = parseFlagKey(prefix, e.key);
+    if (!k) continue;
+    const cur = out.get(k.node) ?? {};
+    cur[k.kind] = normaliseFlag(e.value);
+    out.set(k.node, cur);
   }
   return out;
 }
@@ -234,7 +265,7 @@ export interface FlagInput {
 
 /**
  * A `key` watch handler's stdin: the KV object (`{"Key":…,"Value":"<base64>"}`) or `null` for a
- * missing key (CONSUL-FACTS A1.2/A1.6). Returns null for empty input (run by hand: read KV).
+ * missing key (Consul sends the word null). Returns null for empty input (run by hand: read KV).
  */
 export function parseFlagInput(text: string): FlagInput | null {
   const t = text.trim();
@@ -264,33 +295,6 @@ export function parseFlagInput(text: string): FlagInput | null {
     }
   }
   return { key: o.Key, value: normaliseFlag(value) };
-}
-
-// ---------------------------------------------------------------------------------------------
-// lock file (noop file for checks; marks a node taking part in a switch)
-
-export interface LockInfo {
-  by: "powerconsul";
-  action: "restart" | FlagKind;
-  name: string;
-  consulService: string;
-  pid: number;
-  at: string;
-}
-
-export function lockText(info: LockInfo): string {
-  return JSON.stringify(info) + "\n";
-}
-
-/** The lock file's content, or null when it was not written by powerconsul (or is garbled). */
-export function parseLock(text: string): LockInfo | null {
-  try {
-    const v = JSON.parse(text);
-    if (v && v.by === "powerconsul" && typeof v.action === "string") return v as LockInfo;
-  } catch {
-    // not ours
-  }
-  return null;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -416,13 +420,13 @@ export function pendingFlags(
 /** What a promote/demote handler does for a flag value (the lock file tells whether it took part). */
 export type HandlerPlan =
   | { op: "prepare" }
-  | { op: "finish"; lock: LockInfo }
+  | { op: "finish"; lock: LockRecord }
   | { op: "nothing"; why: string };
 
 export function planHandler(
   kind: FlagKind,
   value: FlagValue,
-  lock: LockInfo | null,
+  lock: LockRecord | null,
   consulService: string,
 ): HandlerPlan {
   if (value === "START") return { op: "prepare" };

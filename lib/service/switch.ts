@@ -1,5 +1,5 @@
 /**
- * start-primary (SPEC §8): the initiator's side and the promote/demote key-watch handlers.
+ * start-primary: the initiator's side and the promote/demote key-watch handlers.
  *
  *   initiator (a standby)                         each node's key watch on its own flags
  *   1. read the document (index i), plan the swap
@@ -28,15 +28,8 @@ import type { KvEntry } from "../consul/client.ts";
 import { describeError } from "../errors.ts";
 import { Exit } from "../exit_codes.ts";
 import type { Logger } from "../log.ts";
-import {
-  converge,
-  lockInfo,
-  readLock,
-  readStates,
-  removeLock,
-  type Say,
-  writeLock,
-} from "./actions.ts";
+import { createLockFile, readLockRecord, removeLockFile } from "../sys/lockfile.ts";
+import { converge, lockRecord, readStates, type Say } from "./actions.ts";
 import {
   flagKey,
   type FlagKind,
@@ -45,6 +38,8 @@ import {
   type FlagValue,
   normaliseFlag,
   parseFlagInput,
+  parseFlagKey,
+  parseSwitchHolder,
   type Participant,
   pendingFlags,
   planHandler,
@@ -91,11 +86,10 @@ async function takeSwitchLock(
       return `another switch held ${key} and has just finished; check 'powerconsul status' ` +
         `and re-run if the switch is still wanted`;
     }
-    let who = "another operator";
-    try {
-      const h = JSON.parse(holder?.value ?? "");
-      who = `${h.action ?? "start-primary"} on ${h.node} (pid ${h.pid}, since ${h.at})`;
-    } catch { /* unknown holder */ }
+    const h = parseSwitchHolder(holder.value);
+    const who = h
+      ? `${h.action} on ${h.node} (pid ${h.pid ?? "?"}, since ${h.at})`
+      : "another operator";
     return `another switch holds ${key}: ${who}; wait for it to finish (or time out)`;
   }
   const timer = setInterval(() => {
@@ -124,7 +118,7 @@ async function readFlags(
 
 /** Every powerconsul flag under the prefix (also nodes outside this plan). */
 function flagEntries(prefix: string, entries: KvEntry[]): KvEntry[] {
-  return entries.filter((e) => /^[^/]+\/(promote|demote)$/.test(e.key.slice(prefix.length)));
+  return entries.filter((e) => parseFlagKey(prefix, e.key) !== null);
 }
 
 /**
@@ -149,7 +143,7 @@ async function resetFlags(
   let ok = true;
   let changed = 0;
   for (const e of flagEntries(prefix, entries)) {
-    const node = e.key.slice(prefix.length).split("/")[0]!;
+    const node = parseFlagKey(prefix, e.key)!.node;
     if (only && !only.has(node)) continue;
     const v = normaliseFlag(e.value);
     if (v === "NULL") continue;
@@ -484,8 +478,8 @@ export async function handleFlag(
   }
   // Run by hand (no watch input): read the flag itself.
   if (input === null) input = { key, value: normaliseFlag((await ctx.consul.kvGet(key))?.value) };
-  const lock = await readLock(a.lockFile);
-  const hp = planHandler(kind, input.value, lock.info, a.consulService);
+  const lock = await readLockRecord(a.lockFile);
+  const hp = planHandler(kind, input.value, lock.record, a.consulService);
   const dry = ctx.flags.dryRun;
 
   if (hp.op === "nothing") {
@@ -504,10 +498,22 @@ export async function handleFlag(
       say(`${kind}: would set ${key} = WAIT`);
       return Exit.OK;
     }
-    await writeLock(a.lockFile, lockInfo(kind, a.name, a.consulService));
-    say(`lock file ${a.lockFile}: ok`);
+    // A switch lock file has no holder process: the switch protocol (NULL, --abort) clears it.
+    const mine = (r: typeof lock.record) =>
+      r !== null && r.action === kind && r.consulService === a.consulService;
     let ok = true;
-    if (kind === "demote") ok = await converge(ctx, "stop", a.services, say);
+    if (!(lock.inspection.state === "honoured" && mine(lock.record))) {
+      const made = await createLockFile(
+        a.lockFile,
+        lockRecord(kind, a.name, a.consulService, null),
+      );
+      if (!made.created) {
+        say(`lock file ${a.lockFile}: FAILED (${made.existing.note || "exists"})`, "error");
+        ok = false;
+      }
+    }
+    if (ok) say(`lock file ${a.lockFile}: ok`);
+    if (ok && kind === "demote") ok = await converge(ctx, "stop", a.services, say);
     // Answer only if the flag is still START: an --abort in between must not be overwritten.
     const cur = await ctx.consul.kvGet(key);
     if (normaliseFlag(cur?.value) !== "START") {
@@ -547,7 +553,7 @@ export async function handleFlag(
   } else {
     say(`${kind}: this node is a standby (${view.placement.reason}): services stay stopped`);
   }
-  await removeLock(a.lockFile);
+  await removeLockFile(a.lockFile);
   say(`lock file ${a.lockFile} removed: ok`);
   return ok ? Exit.OK : Exit.FAILED;
 }

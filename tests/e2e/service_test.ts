@@ -2,7 +2,7 @@
 // agents running the promote/demote key watches (issue 5).
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { type AgentHandle, type ClusterHandle, startCluster, waitFor } from "./harness/consul.ts";
+import { type AgentHandle, type ClusterHandle, startCluster, waitFor } from "../harness/consul.ts";
 import {
   type InitScriptHandle,
   installInitScript,
@@ -10,9 +10,9 @@ import {
   sandboxDirs,
   uniqueName,
   writeConfig,
-} from "./harness/system.ts";
-import { agentChecks, kvGet, kvHistory, kvPut, register } from "./_agent.ts";
-import { LAUNCHER } from "./_cli.ts";
+} from "../harness/system.ts";
+import { agentChecks, kvGet, kvHistory, kvPut, register } from "../_agent.ts";
+import { LAUNCHER, REPO } from "../_cli.ts";
 
 const agentTest = (name: string, fn: (t: Deno.TestContext) => Promise<void>) =>
   Deno.test({ name, sanitizeOps: false, sanitizeResources: false, fn });
@@ -621,6 +621,151 @@ agentTest(
       assert.equal((await kvGet(s.cluster.server, own))?.value, "NULL");
       assert.equal(await exists(n3.lockFile), false);
     } finally {
+      await s.cleanup();
+    }
+  },
+);
+
+Deno.test("examples/consul's check is the README's: same args (-U), same interval", async () => {
+  const example = await Deno.readTextFile(join(REPO, "examples/consul/powerconsul-web-check.json"));
+  const readme = await Deno.readTextFile(join(REPO, "README.md"));
+  assert.ok(readme.includes("```json\n" + example + "```"), "the README shows the example file");
+  const check = JSON.parse(example).service.check;
+  assert.ok(check.args.includes("-U"));
+  assert.equal(check.interval, "5s");
+});
+
+/**
+ * The example init script, with only its values replaced for this test: the binary (a stand-in
+ * for the compiled one, whose network allowlist is baked in), the names, the lock file, the
+ * config path and the agent address. Each value must be found, so the example cannot drift.
+ */
+async function installExampleInitScript(s: Setup, n: Node, name: string): Promise<string[]> {
+  let text = await Deno.readTextFile(join(REPO, "examples/init.d/powerconsul-service.sh"));
+  assert.match(text, /^### BEGIN INIT INFO$[\s\S]*^### END INIT INFO$/m, "an LSB header");
+  const shim = join(s.logDir, "powerconsul-binary");
+  await Deno.writeTextFile(
+    shim,
+    `#!/bin/sh\nexec /usr/bin/env POWERCONSUL_NET='${s.cluster.netAllow}' '${LAUNCHER}' "$@"\n`,
+    { mode: 0o755 },
+  );
+  await Deno.chmod(shim, 0o755);
+  const values: [string, string][] = [
+    ["/usr/local/bin/powerconsul", shim],
+    ['service web "$@"', `service ${name} "$@"`],
+    ["-s nginx,php-fpm", `-s ${n.daemon.name}`],
+    ["-F /run/powerconsul/web.lock", `-F ${n.lockFile}`],
+    ["--config /etc/powerconsul/config.json", `--config ${s.config}`],
+    ["--http-addr 127.0.0.1:8500", `--http-addr ${n.agent.httpAddr}`],
+  ];
+  for (const [from, to] of values) {
+    assert.ok(text.includes(from), `the example names ${from}`);
+    text = text.replace(from, to);
+  }
+  const path = `/etc/init.d/${name}`;
+  await Deno.writeTextFile(path, text, { mode: 0o755 });
+  await Deno.chmod(path, 0o755);
+  return [path, shim];
+}
+
+agentTest(
+  "service hardening: the example init script works under the real `service` with a non-default config; a SIGKILLed restart's stale lock is taken over; a planted symlink or a foreign default lock changes nothing",
+  async () => {
+    const s = await setup("svc-harden");
+    const undo: string[] = [];
+    try {
+      const [n2, n3] = s.nodes as [Node, Node];
+      assert.equal((await service([n2.wrapper, "start"])).code, 0);
+      await settled(s, "settled");
+
+      // the example init script, driven by `service` (which clears the environment)
+      const exName = `${n2.wrapper}-ex`;
+      undo.push(...await installExampleInitScript(s, n2, exName));
+      const stopActive = await service([exName, "stop"]);
+      assert.equal(stopActive.code, 1, show(stopActive));
+      assert.match(stopActive.stderr, /refused: this node is active/, "the named config was read");
+      const startAgain = await service([exName, "start"]);
+      assert.equal(startAgain.code, 0, show(startAgain));
+      assert.equal(startAgain.stdout, `${n2.daemon.name}: already running\n`);
+
+      // a restart killed mid-way leaves its lock file; the next restart takes it over
+      const child = new Deno.Command(`/etc/init.d/${n2.wrapper}`, {
+        args: ["restart"],
+        stdin: "null",
+        stdout: "null",
+        stderr: "null",
+      }).spawn();
+      await waitFor("the restart's lock file", () => exists(n2.lockFile), {
+        timeoutMs: 20_000,
+        intervalMs: 10,
+      });
+      child.kill("SIGKILL");
+      await child.status;
+      assert.ok(await exists(n2.lockFile), "the killed restart left its lock file");
+      const after = await service([n2.wrapper, "restart"]);
+      assert.equal(after.code, 0, show(after));
+      assert.match(
+        after.stdout,
+        new RegExp(
+          `^lock file ${n2.lockFile}: taken over \\(noop file .* ignored: left by ` +
+            `restart \\(pid \\d+, since .*\\), which is no longer running\\)$`,
+          "m",
+        ),
+      );
+      assert.equal(await exists(n2.lockFile), false);
+
+      // a foreign file at the old default path (/var/lock, writable by anyone) blocks nothing
+      const oldDefault = `/var/lock/powerconsul-${n2.wrapper}.lock`;
+      await Deno.writeTextFile(oldDefault, "");
+      undo.push(oldDefault);
+      await Deno.chown(oldDefault, 65534, 65534);
+      const noF = await new Deno.Command(LAUNCHER, {
+        args: [
+          "service",
+          n2.wrapper,
+          "restart",
+          "-S",
+          SVC,
+          "-s",
+          n2.daemon.name,
+          "--config",
+          s.config,
+        ],
+        env: { POWERCONSUL_NET: s.cluster.netAllow, CONSUL_HTTP_ADDR: n2.agent.httpAddr },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const noFOut = new TextDecoder().decode(noF.stdout) + new TextDecoder().decode(noF.stderr);
+      assert.equal(noF.code, 0, noFOut);
+      assert.match(
+        noFOut,
+        new RegExp(`lock file /run/powerconsul/${n2.wrapper}\\.lock: created ok`),
+      );
+
+      // a symlink planted at a node's lock path: the promote handler never writes through it
+      const target = join(s.logDir, "precious");
+      await Deno.writeTextFile(target, "keep me\n");
+      await Deno.symlink(target, n3.lockFile);
+      const own = `service/web/${n3.agent.name}/promote`;
+      await kvPut(s.cluster.server, own, "START");
+      const h = new Deno.Command(`/etc/init.d/${n3.wrapper}`, {
+        args: ["promote"],
+        stdin: "piped",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const w = h.stdin.getWriter();
+      await w.write(new TextEncoder().encode(JSON.stringify({ Key: own, Value: btoa("START") })));
+      await w.close();
+      const hr = await h.output();
+      const hOut = new TextDecoder().decode(hr.stdout);
+      assert.equal(hr.code, 1, hOut);
+      assert.match(hOut, /lock file .*: FAILED \(noop file .* ignored: it is a symlink\)/);
+      assert.equal(await Deno.readTextFile(target), "keep me\n", "the target is untouched");
+      assert.equal((await kvGet(s.cluster.server, own))?.value, "FAILED", "the node says so");
+      await Deno.remove(n3.lockFile);
+    } finally {
+      for (const p of undo) await Deno.remove(p).catch(() => {});
       await s.cleanup();
     }
   },

@@ -1,31 +1,24 @@
-// Pure parts of `powerconsul service` and `status` (issue 5): no Consul, no processes.
+// Pure parts of \`powerconsul service\`: role gates, start/stop steps, switch keys, the swap.
 import assert from "node:assert/strict";
-import { parseClusterDoc, withRoles } from "../lib/cluster/doc.ts";
-import { decide, place } from "../lib/cluster/role.ts";
-import { b64encode, type Instance } from "../lib/consul/client.ts";
-import { UsageError } from "../lib/errors.ts";
+import { parseClusterDoc, withRoles } from "../../../lib/cluster/doc.ts";
+import { decide, place } from "../../../lib/cluster/role.ts";
+import { b64encode } from "../../../lib/consul/client.ts";
 import {
-  defaultLockFile,
   flagKey,
   flagsFromEntries,
   gate,
   parseFlagInput,
-  parseLock,
+  parseFlagKey,
+  parseSwitchHolder,
   pendingFlags,
   planHandler,
   planSteps,
   planSwitch,
   stepLine,
   switchKey,
-} from "../lib/service/plan.ts";
-import {
-  buildGroups,
-  paintFor,
-  pendingFlagRows,
-  renderTable,
-  type StatusReport,
-} from "../lib/service/status.ts";
-import { parseServiceArgv } from "../cmd/service.ts";
+} from "../../../lib/service/plan.ts";
+import { pendingFlagRows } from "../../../lib/service/status.ts";
+import { parseLockRecord } from "../../../lib/sys/lockfile.ts";
 
 const decision = (
   doc: unknown,
@@ -38,38 +31,6 @@ const decision = (
 };
 
 const nodesDoc = { active_nodes: ["a"], standby_nodes: ["b"] };
-
-Deno.test("parseServiceArgv() validates name, action, -S and defaults before any request", async (t) => {
-  const ok = parseServiceArgv(["web", "start", "-S", "websvc"]).args;
-  assert.deepEqual(ok.services, ["web"]);
-  assert.equal(ok.lockFile, defaultLockFile("web"));
-  assert.equal(ok.lockFileGiven, false);
-  const full = parseServiceArgv(["web", "restart", "-S", "w", "-s", "a, b", "-F", "/var/lock/x"]);
-  assert.deepEqual(full.args.services, ["a", "b"]);
-  assert.equal(full.args.lockFile, "/var/lock/x");
-  assert.equal(parseServiceArgv(["web", "start-primary", "-S", "w", "--abort"]).args.abort, true);
-  assert.equal(parseServiceArgv(["web", "status", "-S", "w", "--json"]).json, true);
-  const bad: Record<string, [string[], RegExp]> = {
-    "no name": [[], /missing service name/],
-    "no action": [["web"], /missing action/],
-    "unknown action": [["web", "reload", "-S", "w"], /unknown action "reload"/],
-    "no -S": [["web", "start"], /-S\/--consulservice/],
-    "extra word": [["web", "start", "x", "-S", "w"], /unexpected argument "x"/],
-    "empty -s": [["web", "start", "-S", "w", "-s", ","], /names no service/],
-    "bad name": [["web", "start", "-S", "w", "-s", "a;rm"], /invalid service name/],
-    "twice": [["web", "start", "-S", "w", "-s", "a,a"], /twice/],
-    "abort elsewhere": [["web", "start", "-S", "w", "--abort"], /--abort goes with/],
-    "relative -F": [["web", "start", "-S", "w", "-F", "x.lock"], /absolute/],
-  };
-  for (const [name, [argv, re]] of Object.entries(bad)) {
-    await t.step(name, () => {
-      assert.throws(
-        () => parseServiceArgv(argv),
-        (e) => e instanceof UsageError && re.test(e.message),
-      );
-    });
-  }
-});
 
 Deno.test("gate() lets start/restart run where the resource should run, stop on standbys", () => {
   const standalone = decision(null, "a");
@@ -138,7 +99,7 @@ Deno.test("parseFlagInput() reads a key watch's stdin: object, null, empty", () 
 });
 
 Deno.test("planHandler() acts only on START, and on NULL only with its own lock file", () => {
-  const lock = parseLock(JSON.stringify({
+  const lock = parseLockRecord(JSON.stringify({
     by: "powerconsul",
     action: "promote",
     name: "web",
@@ -152,7 +113,7 @@ Deno.test("planHandler() acts only on START, and on NULL only with its own lock 
   assert.equal(planHandler("promote", "NULL", lock, "db").op, "nothing", "another service");
   assert.equal(planHandler("promote", "NULL", null, "web").op, "nothing", "watch creation");
   assert.equal(planHandler("promote", "WAIT", lock, "web").op, "nothing");
-  assert.equal(parseLock("not json"), null);
+  assert.equal(parseLockRecord("not json"), null);
 });
 
 Deno.test("planSwitch() swaps a standby's group or datacenters, refuses everything else", () => {
@@ -260,84 +221,26 @@ Deno.test("pendingFlags() waits for every WAIT and reports FAILED answers", () =
   );
 });
 
-const ESC = String.fromCharCode(27);
-
-const inst = (node: string, passing: boolean, dc = "dc1", failing: string[] = []): Instance => ({
-  node,
-  datacenter: dc,
-  serviceId: "web",
-  service: "web",
-  tags: [],
-  passing,
-  failing,
-  pending: false,
-  checksIndex: 0,
-  claimsActive: false,
+Deno.test("flagKey() and switchKey() refuse a node or service name that is not one segment", () => {
+  assert.equal(flagKey("service", "web", "n1", "promote"), "service/web/n1/promote");
+  assert.equal(switchKey("service", "web"), "service/web/.switch");
+  assert.throws(() => flagKey("service", "web", "..", "demote"), /the node name cannot be "\.\."/);
+  assert.throws(() => flagKey("service", "..", "n1", "demote"), /cannot be "\.\."/);
+  assert.throws(() => switchKey("service", ".."), /cannot be "\.\."/);
 });
 
-Deno.test("buildGroups() lists each listed node with its health, unregistered ones too", () => {
-  const doc = parseClusterDoc(JSON.stringify({ active_nodes: ["a"], standby_nodes: ["b", "z"] }));
-  const [g] = buildGroups(
-    doc,
-    [inst("a", true), inst("b", false, "dc1", ["serfHealth=critical"])],
-    null,
-  );
-  assert.equal(g!.mode, "nodes");
-  assert.deepEqual(g!.active.map((i) => [i.node, i.passing]), [["a", true]]);
+Deno.test("parseFlagKey() and parseSwitchHolder(): one reading of a switch key and a holder", () => {
+  assert.deepEqual(parseFlagKey("service/web/", "service/web/n1/promote"), {
+    node: "n1",
+    kind: "promote",
+  });
+  assert.equal(parseFlagKey("service/web/", "service/web/.switch"), null);
+  assert.equal(parseFlagKey("service/web/", "service/web/n1/promote/x"), null);
+  assert.equal(parseFlagKey("service/web/", "service/db/n1/promote"), null);
   assert.deepEqual(
-    g!.standby.map((i) => [i.node, i.registered, i.failing]),
-    [["b", true, ["serfHealth=critical"]], ["z", false, []]],
+    parseSwitchHolder(JSON.stringify({ node: "n3", pid: 7, action: "start-primary", at: "t" })),
+    { action: "start-primary", node: "n3", pid: 7, at: "t" },
   );
-  const dcDoc = parseClusterDoc(
-    JSON.stringify({ active_datacenter: "dc1", standby_datacenter: "dc2" }),
-  );
-  const [d] = buildGroups(
-    dcDoc,
-    [inst("a", true), inst("x", true, "dc2"), inst("skip", true)],
-    "a|x",
-  );
-  assert.deepEqual(d!.active.map((i) => i.node), ["a"]);
-  assert.deepEqual(d!.standby.map((i) => i.node), ["x"]);
-});
-
-Deno.test("renderTable() shows an error row, colours only when asked", () => {
-  const report: StatusReport = {
-    node: "a",
-    datacenter: "dc1",
-    clusterKey: "cluster",
-    services: [
-      {
-        service: "web",
-        key: "cluster/web",
-        mode: "nodes",
-        lock: true,
-        groups: buildGroups(
-          parseClusterDoc(JSON.stringify({ ...nodesDoc, lock: true })),
-          [inst("a", true), inst("b", true)],
-          null,
-        ),
-        pendingFlags: [{ node: "b", promote: "START", demote: "NULL" }],
-        switching: null,
-        thisNode: { role: "primary", state: "primary", reason: "" },
-        error: null,
-      },
-      {
-        service: "bad",
-        key: "cluster/bad",
-        mode: "error",
-        lock: false,
-        groups: [],
-        pendingFlags: [],
-        switching: null,
-        thisNode: { role: null, state: null, reason: "" },
-        error: "cluster document cluster/bad is not valid JSON",
-      },
-    ],
-  };
-  const text = renderTable(report, paintFor(false, undefined));
-  assert.ok(!text.includes(ESC), "no colour off a terminal");
-  assert.match(text, /^web +nodes +locked +a\(passing\) +b\(passing\) +b:promote=START +primary$/m);
-  assert.match(text, /^bad +error .*not valid JSON/m);
-  assert.ok(renderTable(report, paintFor(true, undefined)).includes(`${ESC}[32mpassing`));
-  assert.ok(!renderTable(report, paintFor(true, "1")).includes(ESC), "NO_COLOR");
+  assert.equal(parseSwitchHolder("not json"), null);
+  assert.equal(parseSwitchHolder(null), null);
 });
