@@ -7,16 +7,18 @@
  * through the promote/demote flags, and promote/demote are the key-watch handlers of the flags.
  */
 import { bool, globalFlags, parseArgv, str } from "../lib/args.ts";
-import { IdentityCache, resolveCluster } from "../lib/cluster/resolve.ts";
-import { type Ctx, dropRunPermission, type Io, makeContext } from "../lib/context.ts";
+import { IdentityCache } from "../lib/cluster/resolve.ts";
+import { type Ctx, type Io, makeContext } from "../lib/context.ts";
 import { describeError } from "../lib/errors.ts";
 import { Exit } from "../lib/exit_codes.ts";
-import type { Logger } from "../lib/log.ts";
-import { converge, lockRecord, readStates, type Say, sayer } from "../lib/service/actions.ts";
-import { createLockFile, readLockRecord, removeLockFile, selfHolder } from "../lib/sys/lockfile.ts";
-import { gate, parseServiceArgs, type ServiceArgs } from "../lib/service/plan.ts";
+import { readStates, sayer } from "../lib/service/actions.ts";
+import { handlerPorts, initiator, serviceExecutor } from "../lib/service/live.ts";
+import { parseServiceArgs, type ServiceArgs } from "../lib/service/plan.ts";
+import { startStop } from "../lib/service/start_stop.ts";
+import { readLockRecord } from "../lib/sys/lockfile.ts";
 import { gatherStatus, paintFor, renderTable } from "../lib/service/status.ts";
-import { handleFlag, startPrimary } from "../lib/service/switch.ts";
+import { startPrimary, startPrimaryAbort } from "../lib/service/switch.ts";
+import { handleSwitchKey } from "../lib/service/handler.ts";
 import type { Command } from "./mod.ts";
 
 const help = `Usage: powerconsul service <name> <action> -S <consulService> [-s a,b] [-F <lockfile>]
@@ -99,11 +101,30 @@ export const command: Command = {
           return await startStop(ctx, a, a.action, say, log);
         case "status":
           return await serviceStatus(ctx, a, json || g.output === "json");
-        case "start-primary":
-          return await startPrimary(ctx, a, say, log, dropRunPermission);
+        case "start-primary": {
+          const { ports, ex } = await initiator(ctx, a, say, log);
+          const set = {
+            servicePrefix: ctx.config.servicePrefix,
+            switchTimeout: ctx.config.switchTimeout,
+          };
+          return a.abort
+            ? await startPrimaryAbort(ports, ex, set, a, say)
+            : await startPrimary(ports, ex, set, a, say);
+        }
         case "promote":
         case "demote":
-          return await handleFlag(ctx, a, a.action, say, dropRunPermission);
+          return await handleSwitchKey(
+            handlerPorts(ctx, a, new IdentityCache(ctx.consul, ctx.config)),
+            serviceExecutor(ctx, say, log),
+            {
+              servicePrefix: ctx.config.servicePrefix,
+              manager: ctx.config.serviceManager,
+              actionTimeoutMs: ctx.config.triggerTimeout * 1000,
+            },
+            a,
+            a.action,
+            say,
+          );
       }
     } catch (e) {
       const msg = describeError(e);
@@ -112,92 +133,6 @@ export const command: Command = {
     }
   },
 };
-
-async function startStop(
-  ctx: Ctx,
-  a: ServiceArgs,
-  action: "start" | "stop" | "restart",
-  say: Say,
-  log: Logger,
-): Promise<number> {
-  // The role first: unknown cluster state refuses before anything is touched.
-  let view;
-  try {
-    view = await resolveCluster(
-      ctx.consul,
-      ctx.config,
-      a.consulService,
-      new IdentityCache(ctx.consul, ctx.config),
-    );
-  } catch (e) {
-    const line = `${action} ${a.name}: refused: cluster state unknown (${
-      describeError(e)
-    }); nothing changed`;
-    ctx.io.err(line + "\n");
-    log.error(line);
-    return Exit.UNKNOWN;
-  }
-  const gt = gate(action, a.name, view.decision);
-  if (!gt.allowed) {
-    ctx.io.err(`${action} ${a.name}: ${gt.reason}\n`);
-    log.warn(`${action}: ${gt.reason}`);
-    return Exit.FAILED;
-  }
-  log.info(`${action} allowed: ${gt.reason}`);
-  const states = await readStates(ctx, a.services);
-  if (ctx.flags.dryRun) {
-    dropRunPermission();
-    say(`${action} ${a.name}: allowed (${gt.reason})`);
-    if (action === "restart") {
-      say(`would create lock file ${a.lockFile} and wait 2s for running checks`);
-      await converge(ctx, "stop", a.services, say, { dryRun: true, states });
-      await converge(ctx, "start", a.services, say, {
-        dryRun: true,
-        states: states.map((s) => ({ ...s, running: false })),
-      });
-      say(`would remove lock file ${a.lockFile}`);
-    } else {
-      await converge(ctx, action, a.services, say, { dryRun: true, states });
-    }
-    return Exit.OK;
-  }
-  if (action !== "restart") {
-    return (await converge(ctx, action, a.services, say, { states })) ? Exit.OK : Exit.FAILED;
-  }
-  const made = await createLockFile(
-    a.lockFile,
-    lockRecord("restart", a.name, a.consulService, await selfHolder()),
-  );
-  if (!made.created) {
-    const why = made.existing.record
-      ? `${made.existing.note}`
-      : `${made.existing.note || "exists"}, not written by powerconsul`;
-    say(`lock file ${a.lockFile}: FAILED (${why}); nothing changed`, "error");
-    return Exit.FAILED;
-  }
-  let ok = false;
-  try {
-    if (made.tookOver) say(`lock file ${a.lockFile}: taken over (${made.tookOver.note})`);
-    say(`lock file ${a.lockFile}: created ok`);
-    // Checks that started before the lock file existed may still be probing; let them finish
-    // so none of them sees the service down without the lock file (Consul's default interval
-    // is far longer, but a check run itself is short).
-    await new Promise((r) => setTimeout(r, 2000));
-    say("waited 2s for running checks: ok");
-    const stopped = await converge(ctx, "stop", a.services, say, { states });
-    const started = await converge(ctx, "start", a.services, say);
-    ok = stopped && started;
-  } finally {
-    try {
-      await removeLockFile(a.lockFile);
-      say(`lock file ${a.lockFile} removed: ok`);
-    } catch (e) {
-      say(`lock file ${a.lockFile} removed: FAILED (${describeError(e)})`, "error");
-      ok = false;
-    }
-  }
-  return ok ? Exit.OK : Exit.FAILED;
-}
 
 /** LSB status exit codes: 0 running, 3 not running, 4 unknown. */
 const LSB = { running: 0, stopped: 3, unknown: 4 } as const;

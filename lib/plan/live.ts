@@ -15,17 +15,18 @@ export function liveEffects(consul: ConsulClient, runner: Runner): Effects {
       if (s.env !== undefined) opts.env = s.env;
       return runner.run(s.argv, opts);
     },
-    async lockFile(op, path) {
+    async lockFile(op, path, owner) {
       if (op === "remove") return await removeLockFile(path);
       const made = await createLockFile(path, {
         by: "powerconsul",
-        action: "lock-file",
-        name: "",
-        consulService: "",
-        holder: await selfHolder(),
+        action: owner?.action ?? "lock-file",
+        name: owner?.name ?? "",
+        consulService: owner?.consulService ?? "",
+        holder: owner?.holder === "none" ? null : await selfHolder(),
         at: new Date().toISOString(),
       });
       if (!made.created) throw new Error(made.existing.note || `${path} exists`);
+      return made.tookOver ? `taken over: ${made.tookOver.note}` : undefined;
     },
     sleep: (ms) => new Promise<void>((r) => setTimeout(r, Math.max(0, ms))),
   };

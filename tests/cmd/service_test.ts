@@ -1,4 +1,4 @@
-// \`powerconsul service\` argument parsing: everything validated before any request.
+// `powerconsul service` argument parsing: everything validated before any request.
 import assert from "node:assert/strict";
 import { UsageError } from "../../lib/errors.ts";
 import { defaultLockFile } from "../../lib/service/plan.ts";

@@ -1,23 +1,8 @@
-// Pure parts of \`powerconsul service\`: role gates, start/stop steps, switch keys, the swap.
+// Pure parts of `powerconsul service`: role gates, start/stop steps, the swap, the handler plan.
 import assert from "node:assert/strict";
 import { parseClusterDoc, withRoles } from "../../../lib/cluster/doc.ts";
 import { decide, place } from "../../../lib/cluster/role.ts";
-import { b64encode } from "../../../lib/consul/client.ts";
-import {
-  flagKey,
-  flagsFromEntries,
-  gate,
-  parseFlagInput,
-  parseFlagKey,
-  parseSwitchHolder,
-  pendingFlags,
-  planHandler,
-  planSteps,
-  planSwitch,
-  stepLine,
-  switchKey,
-} from "../../../lib/service/plan.ts";
-import { pendingFlagRows } from "../../../lib/service/status.ts";
+import { gate, planHandler, planSteps, planSwitch, stepLine } from "../../../lib/service/plan.ts";
 import { parseLockRecord } from "../../../lib/sys/lockfile.ts";
 
 const decision = (
@@ -76,26 +61,6 @@ Deno.test("planSteps() starts in order, stops in reverse, skips services already
   ]);
   assert.equal(stepLine("a", "start", true), "a: starting… ok");
   assert.equal(stepLine("a", "stop", false, "exit 1: boom"), "a: stopping… FAILED (exit 1: boom)");
-});
-
-Deno.test("parseFlagInput() reads a key watch's stdin: object, null, empty", () => {
-  const key = flagKey("service", "web", "n2", "promote");
-  assert.equal(key, "service/web/n2/promote");
-  assert.equal(switchKey("service", "web"), "service/web/.switch");
-  const obj = JSON.stringify({ Key: key, Value: b64encode("START"), ModifyIndex: 7 });
-  assert.deepEqual(parseFlagInput(obj + "\n"), { key, value: "START" });
-  assert.deepEqual(parseFlagInput("null\n"), { key: null, value: "NULL" });
-  assert.deepEqual(parseFlagInput(JSON.stringify({ Key: key, Value: null })), {
-    key,
-    value: "NULL",
-  });
-  assert.deepEqual(parseFlagInput(JSON.stringify({ Key: key, Value: b64encode("bogus") })), {
-    key,
-    value: "NULL",
-  });
-  assert.equal(parseFlagInput(""), null);
-  assert.throws(() => parseFlagInput("[1]"), /key watch/);
-  assert.throws(() => parseFlagInput("{"), /key watch/);
 });
 
 Deno.test("planHandler() acts only on START, and on NULL only with its own lock file", () => {
@@ -182,65 +147,4 @@ Deno.test("planSwitch() swaps a standby's group or datacenters, refuses everythi
     planSwitch(null, { kind: "standalone", reason: "" }, "a", () => ({})) as string,
     /standalone/,
   );
-});
-
-Deno.test("pendingFlags() waits for every WAIT and reports FAILED answers", () => {
-  const prefix = "service/web/";
-  const flags = flagsFromEntries(prefix, [
-    { key: "service/web/a/demote", value: "WAIT", modifyIndex: 1 },
-    { key: "service/web/b/promote", value: "START", modifyIndex: 1 },
-    { key: "service/web/c/promote", value: "FAILED", modifyIndex: 1 },
-    { key: "service/web/.switch", value: "{}", modifyIndex: 1 },
-  ]);
-  const expected = [
-    { node: "a", kind: "demote" as const },
-    { node: "b", kind: "promote" as const },
-    { node: "c", kind: "promote" as const },
-  ];
-  assert.deepEqual(pendingFlags(expected, flags), {
-    waiting: [{ node: "b", kind: "promote" }],
-    failed: [{ node: "c", kind: "promote" }],
-  });
-  assert.deepEqual(
-    pendingFlagRows(
-      prefix,
-      [
-        { key: "service/web/a/demote", value: "WAIT" },
-        { key: "service/web/a/promote", value: "NULL" },
-        { key: "service/web/b/promote", value: "NULL" },
-      ].map((e) => ({
-        ...e,
-        modifyIndex: 1,
-        createIndex: 1,
-        lockIndex: 0,
-        flags: 0,
-        session: null,
-      })),
-    ),
-    [{ node: "a", promote: "NULL", demote: "WAIT" }],
-  );
-});
-
-Deno.test("flagKey() and switchKey() refuse a node or service name that is not one segment", () => {
-  assert.equal(flagKey("service", "web", "n1", "promote"), "service/web/n1/promote");
-  assert.equal(switchKey("service", "web"), "service/web/.switch");
-  assert.throws(() => flagKey("service", "web", "..", "demote"), /the node name cannot be "\.\."/);
-  assert.throws(() => flagKey("service", "..", "n1", "demote"), /cannot be "\.\."/);
-  assert.throws(() => switchKey("service", ".."), /cannot be "\.\."/);
-});
-
-Deno.test("parseFlagKey() and parseSwitchHolder(): one reading of a switch key and a holder", () => {
-  assert.deepEqual(parseFlagKey("service/web/", "service/web/n1/promote"), {
-    node: "n1",
-    kind: "promote",
-  });
-  assert.equal(parseFlagKey("service/web/", "service/web/.switch"), null);
-  assert.equal(parseFlagKey("service/web/", "service/web/n1/promote/x"), null);
-  assert.equal(parseFlagKey("service/web/", "service/db/n1/promote"), null);
-  assert.deepEqual(
-    parseSwitchHolder(JSON.stringify({ node: "n3", pid: 7, action: "start-primary", at: "t" })),
-    { action: "start-primary", node: "n3", pid: 7, at: "t" },
-  );
-  assert.equal(parseSwitchHolder("not json"), null);
-  assert.equal(parseSwitchHolder(null), null);
 });
