@@ -2,30 +2,24 @@
  * `powerconsul service <name> start|stop|restart|status|start-primary|promote|demote
  *   -S <consulService> [-s a,b] [-F <lockfile>]`
  *
- * The cluster-aware service wrapper an init script execs (SPEC §8): start and stop act only
+ * The cluster-aware service wrapper an init script execs: start and stop act only
  * where the node's role allows them, start-primary moves the active role to this standby
  * through the promote/demote flags, and promote/demote are the key-watch handlers of the flags.
  */
 import { bool, globalFlags, parseArgv, str } from "../lib/args.ts";
-import { IdentityCache, resolveCluster } from "../lib/cluster/resolve.ts";
-import { type Ctx, dropRunPermission, type Io, makeContext } from "../lib/context.ts";
+import { IdentityCache } from "../lib/cluster/resolve.ts";
+import { type Ctx, type Io, makeContext } from "../lib/context.ts";
 import { describeError } from "../lib/errors.ts";
 import { Exit } from "../lib/exit_codes.ts";
-import type { Logger } from "../lib/log.ts";
-import {
-  converge,
-  createLock,
-  lockInfo,
-  readLock,
-  readStates,
-  removeLock,
-  type Say,
-  sayer,
-} from "../lib/service/actions.ts";
-import { gate, parseServiceArgs, type ServiceArgs } from "../lib/service/plan.ts";
+import { readStates, sayer } from "../lib/service/actions.ts";
+import { handlerPorts, initiator, serviceExecutor } from "../lib/service/live.ts";
+import { parseServiceArgs, type ServiceArgs } from "../lib/service/plan.ts";
+import { startStop } from "../lib/service/start_stop.ts";
+import { readLockRecord } from "../lib/sys/lockfile.ts";
 import { gatherStatus } from "../lib/status/view.ts";
 import { paintFor, renderTable } from "../lib/status/table.ts";
-import { handleFlag, startPrimary } from "../lib/service/switch.ts";
+import { startPrimary, startPrimaryAbort } from "../lib/service/switch.ts";
+import { handleSwitchKey } from "../lib/service/handler.ts";
 import type { Command } from "./mod.ts";
 
 const help = `Usage: powerconsul service <name> <action> -S <consulService> [-s a,b] [-F <lockfile>]
@@ -52,12 +46,12 @@ Options:
   -S, --consulservice NAME  Consul service the wrapper belongs to (required)
   -s, --service NAMES       local services, in start order (default: <name>)
   -F, --noopfile PATH       lock file, the same path the checks get with -F
-                            (default: /var/lock/powerconsul-<name>.lock)
+                            (default: /run/powerconsul/<name>.lock)
       --abort               with start-primary: set every promote/demote flag back to NULL
       --json                with status: JSON instead of a table
 
 Exit: 0 done, 1 refused or failed, 2 bad command line, 3 cluster state unknown (nothing done).
-Example: /etc/init.d/web: exec powerconsul service web "$@" -S web -s nginx,php-fpm -F /var/lock/web.lock
+Example: /etc/init.d/web: exec powerconsul service web "$@" -S web -s nginx,php-fpm -F /run/powerconsul/web.lock --config /etc/powerconsul/config.json
 `;
 
 const OPTIONS = {
@@ -108,11 +102,30 @@ export const command: Command = {
           return await startStop(ctx, a, a.action, say, log);
         case "status":
           return await serviceStatus(ctx, a, json || g.output === "json");
-        case "start-primary":
-          return await startPrimary(ctx, a, say, log, dropRunPermission);
+        case "start-primary": {
+          const { ports, ex } = await initiator(ctx, a, say, log);
+          const set = {
+            servicePrefix: ctx.config.servicePrefix,
+            switchTimeout: ctx.config.switchTimeout,
+          };
+          return a.abort
+            ? await startPrimaryAbort(ports, ex, set, a, say)
+            : await startPrimary(ports, ex, set, a, say);
+        }
         case "promote":
         case "demote":
-          return await handleFlag(ctx, a, a.action, say, dropRunPermission);
+          return await handleSwitchKey(
+            handlerPorts(ctx, a, new IdentityCache(ctx.consul, ctx.config)),
+            serviceExecutor(ctx, say, log),
+            {
+              servicePrefix: ctx.config.servicePrefix,
+              manager: ctx.config.serviceManager,
+              actionTimeoutMs: ctx.config.triggerTimeout * 1000,
+            },
+            a,
+            a.action,
+            say,
+          );
       }
     } catch (e) {
       const msg = describeError(e);
@@ -121,88 +134,6 @@ export const command: Command = {
     }
   },
 };
-
-async function startStop(
-  ctx: Ctx,
-  a: ServiceArgs,
-  action: "start" | "stop" | "restart",
-  say: Say,
-  log: Logger,
-): Promise<number> {
-  // The role first: unknown cluster state refuses before anything is touched.
-  let view;
-  try {
-    view = await resolveCluster(
-      ctx.consul,
-      ctx.config,
-      a.consulService,
-      new IdentityCache(ctx.consul, ctx.config),
-    );
-  } catch (e) {
-    const line = `${action} ${a.name}: refused: cluster state unknown (${
-      describeError(e)
-    }); nothing changed`;
-    ctx.io.err(line + "\n");
-    log.error(line);
-    return Exit.UNKNOWN;
-  }
-  const gt = gate(action, a.name, view.decision);
-  if (!gt.allowed) {
-    ctx.io.err(`${action} ${a.name}: ${gt.reason}\n`);
-    log.warn(`${action}: ${gt.reason}`);
-    return Exit.FAILED;
-  }
-  log.info(`${action} allowed: ${gt.reason}`);
-  const states = await readStates(ctx, a.services);
-  if (ctx.flags.dryRun) {
-    dropRunPermission();
-    say(`${action} ${a.name}: allowed (${gt.reason})`);
-    if (action === "restart") {
-      say(`would create lock file ${a.lockFile} and wait 2s for running checks`);
-      await converge(ctx, "stop", a.services, say, { dryRun: true, states });
-      await converge(ctx, "start", a.services, say, {
-        dryRun: true,
-        states: states.map((s) => ({ ...s, running: false })),
-      });
-      say(`would remove lock file ${a.lockFile}`);
-    } else {
-      await converge(ctx, action, a.services, say, { dryRun: true, states });
-    }
-    return Exit.OK;
-  }
-  if (action !== "restart") {
-    return (await converge(ctx, action, a.services, say, { states })) ? Exit.OK : Exit.FAILED;
-  }
-  if (!(await createLock(a.lockFile, lockInfo("restart", a.name, a.consulService)))) {
-    const held = await readLock(a.lockFile);
-    const why = held.info
-      ? `${held.info.action} by pid ${held.info.pid} since ${held.info.at}`
-      : "not written by powerconsul";
-    say(`lock file ${a.lockFile}: FAILED (exists: ${why}); nothing changed`, "error");
-    return Exit.FAILED;
-  }
-  let ok = false;
-  try {
-    say(`lock file ${a.lockFile}: created ok`);
-    // Checks that started before the lock file existed may still be probing; let them finish
-    // so none of them sees the service down without the lock file (Consul's default interval
-    // is far longer, but a check run itself is short).
-    await new Promise((r) => setTimeout(r, 2000));
-    say("waited 2s for running checks: ok");
-    const stopped = await converge(ctx, "stop", a.services, say, { states });
-    const started = await converge(ctx, "start", a.services, say);
-    ok = stopped && started;
-  } finally {
-    try {
-      await removeLock(a.lockFile);
-      say(`lock file ${a.lockFile} removed: ok`);
-    } catch (e) {
-      say(`lock file ${a.lockFile} removed: FAILED (${describeError(e)})`, "error");
-      ok = false;
-    }
-  }
-  return ok ? Exit.OK : Exit.FAILED;
-}
 
 /** LSB status exit codes: 0 running, 3 not running, 4 unknown. */
 const LSB = { running: 0, stopped: 3, unknown: 4 } as const;
@@ -229,7 +160,10 @@ async function serviceStatus(ctx: Ctx, a: ServiceArgs, json: boolean): Promise<n
       JSON.stringify({
         name: a.name,
         consulService: a.consulService,
-        lockFile: { path: a.lockFile, exists: (await readLock(a.lockFile)).exists },
+        lockFile: {
+          path: a.lockFile,
+          exists: (await readLockRecord(a.lockFile)).inspection.state !== "absent",
+        },
         local: states.map((s) => ({
           service: s.name,
           state: s.running === null ? "unknown" : s.running ? "running" : "stopped",
@@ -244,13 +178,15 @@ async function serviceStatus(ctx: Ctx, a: ServiceArgs, json: boolean): Promise<n
   const p = paintFor(ctx.io.stdoutIsTty, ctx.io.env("NO_COLOR"));
   if (cluster) ctx.io.out(renderTable(cluster, p));
   else ctx.io.out(`cluster: ${p.bad("unknown")} (${clusterError})\n`);
-  const lock = await readLock(a.lockFile);
-  if (lock.exists) {
+  const lock = (await readLockRecord(a.lockFile)).inspection;
+  if (lock.state === "honoured") {
     ctx.io.out(
       `lock file ${a.lockFile}: ${
-        p.warn(lock.info ? `${lock.info.action} since ${lock.info.at}` : "present")
+        p.warn(lock.record ? `${lock.record.action} since ${lock.record.at}` : "present")
       } (checks pass while it exists)\n`,
     );
+  } else if (lock.state !== "absent") {
+    ctx.io.out(`${p.warn(lock.note)}\n`);
   }
   for (const s of states) {
     const state = s.running === null

@@ -6,7 +6,15 @@
  */
 import { describeError } from "../errors.ts";
 import type { RunResult } from "../sys/runner.ts";
-import { describeStep, type RunStep, type Step } from "./step.ts";
+import {
+  type AwaitKeysStep,
+  type ClusterDocStep,
+  describeStep,
+  type LockOwner,
+  type RunStep,
+  type Step,
+  type SwitchLockStep,
+} from "./step.ts";
 
 /** What the executor needs from the outside world; tests pass a recording fake. */
 export interface Effects {
@@ -14,8 +22,15 @@ export interface Effects {
   kvPut(key: string, value: string, opts: { cas?: number; dc?: string }): Promise<boolean>;
   setTags(step: { serviceId: string; tags: string[]; registration: unknown }): Promise<void>;
   run(step: RunStep): Promise<RunResult>;
-  lockFile(op: "create" | "remove", path: string): Promise<void>;
+  /** May return a note (a stale lock file taken over) that goes after "ok". */
+  lockFile(op: "create" | "remove", path: string, owner?: LockOwner): Promise<string | void>;
   sleep(ms: number): Promise<void>;
+  /** Take or release the switch lock; taking throws a sentence naming the holder when held. */
+  switchLock?(step: SwitchLockStep): Promise<void>;
+  /** Keys that did not reach the value in time (`silent`) or answered `failValue`. */
+  awaitKeys?(step: AwaitKeysStep): Promise<{ silent: string[]; failed: string[] }>;
+  /** Whether the checked write won, and what happened in other datacenters. */
+  clusterDoc?(step: ClusterDocStep): Promise<{ won: boolean; notes: string[] }>;
 }
 
 export interface Outcome {
@@ -26,6 +41,12 @@ export interface Outcome {
   detail: string;
   /** For run steps that ran. */
   run?: RunResult;
+  /** For await-keys: the keys that did not answer, or answered the failure value. */
+  answers?: { silent: string[]; failed: string[] };
+  /** For cluster-doc: what happened to each copy. */
+  notes?: string[];
+  /** The error a failed step threw, for callers that tell a refusal from an unknown state. */
+  error?: unknown;
   dryRun: boolean;
 }
 
@@ -37,6 +58,11 @@ export interface ExecutorOptions {
   record?: (line: string) => void;
   /** Gives up the run permission; injected so unit tests can observe it. */
   dropRun?: () => void;
+}
+
+function need<T>(f: T | undefined, kind: string): T {
+  if (f === undefined) throw new Error(`no effect for ${kind} steps here`);
+  return f;
 }
 
 /** Deno's permission API: revoking one command is not enough while run is granted broadly. */
@@ -122,18 +148,39 @@ export class Executor {
             r,
           );
         }
-        case "lock-file":
-          await this.effects.lockFile(step.op, step.path);
-          return done(true, "ok");
+        case "lock-file": {
+          const note = await this.effects.lockFile(step.op, step.path, step.owner);
+          return done(true, note ? `ok (${note})` : "ok");
+        }
         case "wait":
           await this.effects.sleep(step.ms);
           return done(true, "ok");
+        case "switch-lock":
+          await need(this.effects.switchLock, step.kind).call(this.effects, step);
+          return done(true, "ok");
+        case "await-keys": {
+          const answers = await need(this.effects.awaitKeys, step.kind).call(this.effects, step);
+          const ok = answers.silent.length === 0 && answers.failed.length === 0;
+          const o = done(
+            ok,
+            ok
+              ? "ok"
+              : answers.failed.length > 0
+              ? `${answers.failed.join(", ")} answered ${step.failValue}`
+              : `no answer from ${answers.silent.join(", ")}`,
+          );
+          return { ...o, answers };
+        }
+        case "cluster-doc": {
+          const r = await need(this.effects.clusterDoc, step.kind).call(this.effects, step);
+          return { ...done(r.won, r.won ? "ok" : r.notes[0] ?? "lost the race"), notes: r.notes };
+        }
         case "message":
           this.opts.print(step.text);
           return done(true, "ok");
       }
     } catch (e) {
-      return done(false, describeError(e));
+      return { ...done(false, describeError(e)), error: e };
     }
   }
 }

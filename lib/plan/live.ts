@@ -1,6 +1,7 @@
 /** Effects against the real world: the Consul client, the program runner, the file system. */
 import type { ConsulClient } from "../consul/client.ts";
 import type { WireService } from "../consul/types.ts";
+import { createLockFile, removeLockFile, selfHolder } from "../sys/lockfile.ts";
 import type { Runner } from "../sys/runner.ts";
 import type { Effects } from "./apply.ts";
 
@@ -14,18 +15,18 @@ export function liveEffects(consul: ConsulClient, runner: Runner): Effects {
       if (s.env !== undefined) opts.env = s.env;
       return runner.run(s.argv, opts);
     },
-    async lockFile(op, path) {
-      if (op === "create") {
-        const f = await Deno.open(path, { write: true, createNew: true, mode: 0o600 });
-        await f.write(new TextEncoder().encode(`${Deno.pid}\n`));
-        f.close();
-        return;
-      }
-      try {
-        await Deno.remove(path);
-      } catch (e) {
-        if (!(e instanceof Deno.errors.NotFound)) throw e;
-      }
+    async lockFile(op, path, owner) {
+      if (op === "remove") return await removeLockFile(path);
+      const made = await createLockFile(path, {
+        by: "powerconsul",
+        action: owner?.action ?? "lock-file",
+        name: owner?.name ?? "",
+        consulService: owner?.consulService ?? "",
+        holder: owner?.holder === "none" ? null : await selfHolder(),
+        at: new Date().toISOString(),
+      });
+      if (!made.created) throw new Error(made.existing.note || `${path} exists`);
+      return made.tookOver ? `taken over: ${made.tookOver.note}` : undefined;
     },
     sleep: (ms) => new Promise<void>((r) => setTimeout(r, Math.max(0, ms))),
   };

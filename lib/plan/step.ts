@@ -44,6 +44,16 @@ export interface LockFileStep {
   kind: "lock-file";
   op: "create" | "remove";
   path: string;
+  /** What the file records: the action taking it, and whether this process holds it. */
+  owner?: LockOwner;
+}
+
+export interface LockOwner {
+  action: string;
+  name: string;
+  consulService: string;
+  /** "self": the file names this process (stale once it is gone); "none": a protocol clears it. */
+  holder: "self" | "none";
 }
 
 /** Set a promote/demote switch flag (START, WAIT, NULL). */
@@ -63,6 +73,34 @@ export interface WaitStep {
   why: string;
 }
 
+/** Take or release the switch lock: a Consul session lock that lets one switch run at a time. */
+export interface SwitchLockStep {
+  kind: "switch-lock";
+  op: "take" | "release";
+  key: string;
+  /** Who takes it, stored in the key ("start-primary on web2"). */
+  holder: string;
+}
+
+/** Wait (blocking reads, up to a timeout) until every key holds `value`. */
+export interface AwaitKeysStep {
+  kind: "await-keys";
+  keys: { key: string; dc?: string }[];
+  value: string;
+  /** A value that ends the wait at once as a failure (a node saying it cannot). */
+  failValue?: string;
+  timeoutMs: number;
+}
+
+/** Write the cluster document (checked on the index read) and copy it to other datacenters. */
+export interface ClusterDocStep {
+  kind: "cluster-doc";
+  key: string;
+  value: string;
+  cas: number;
+  why: string;
+}
+
 /** A line for the operator; in a dry run it is printed as is. */
 export interface MessageStep {
   kind: "message";
@@ -76,6 +114,9 @@ export type Step =
   | LockFileStep
   | FlagStep
   | WaitStep
+  | SwitchLockStep
+  | AwaitKeysStep
+  | ClusterDocStep
   | MessageStep;
 
 /** One sentence for a step: the dry-run line ("would " + it) and the log line of a real run. */
@@ -98,6 +139,14 @@ export function describeStep(s: Step): string {
     }
     case "wait":
       return `wait ${s.ms / 1000}s ${s.why}`;
+    case "switch-lock":
+      return `${s.op} the switch lock ${s.key}`;
+    case "await-keys": {
+      const keys = s.keys.map((k) => `${k.key}${k.dc ? ` in ${k.dc}` : ""}`).join(", ");
+      return `wait up to ${s.timeoutMs / 1000}s for ${keys} to be ${s.value}`;
+    }
+    case "cluster-doc":
+      return `write ${s.key} = ${s.value} (cas ${s.cas}) to ${s.why}`;
     case "message":
       return s.text;
   }

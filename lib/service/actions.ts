@@ -1,22 +1,16 @@
 /**
  * The local half of `powerconsul service`: read the local services' states, run their start and
- * stop steps through the service manager, and take or drop the lock file. Every line printed is
+ * stop steps through the service manager. Every line printed is
  * also logged.
  */
-import { dirname } from "../paths.ts";
 import type { Ctx } from "../context.ts";
 import { describeError } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import { actionArgv, probeService } from "../probes/service.ts";
+import type { Executor } from "../plan/apply.ts";
+import type { Step } from "../plan/step.ts";
+import { actionArgv, type Manager, probeService } from "../probes/service.ts";
 import { describeRun, type RunResult } from "../sys/runner.ts";
-import {
-  type LocalState,
-  type LockInfo,
-  lockText,
-  parseLock,
-  planSteps,
-  stepLine,
-} from "./plan.ts";
+import { type LocalState, planSteps, stepLine } from "./plan.ts";
 
 /** Prints one line to stdout and logs it. */
 export type Say = (line: string, level?: "info" | "warn" | "error") => void;
@@ -47,95 +41,59 @@ function failure(r: RunResult): string {
   return `${describeRun(r)}${brief ? `: ${brief}` : ""}`;
 }
 
+/** A planned start/stop of one local service (its step, and what it is for the lines). */
+export interface ServiceStep {
+  step: Step;
+  service: string;
+  op: "start" | "stop" | "skip";
+}
+
 /**
- * Bring the local services to `want`: start in order (stopping at the first failure, since
- * later services usually need earlier ones), stop in reverse order (going on after a failure,
- * to stop as much as possible). Returns whether every step succeeded.
+ * The steps to bring the local services to `want` (pure): a run step per service to act on, a
+ * message for one already there. States that could not be read are acted on (start and stop
+ * are idempotent for LSB scripts and systemd).
  */
-export async function converge(
-  ctx: Ctx,
+export function convergeSteps(
   want: "start" | "stop",
-  services: string[],
-  say: Say,
-  opts: { dryRun?: boolean; states?: LocalState[] } = {},
-): Promise<boolean> {
-  const states = opts.states ?? await readStates(ctx, services);
-  const steps = planSteps(want, states);
-  // One action may take a while (a database); it is bounded like a trigger action.
-  const timeoutMs = ctx.config.triggerTimeout * 1000;
+  states: LocalState[],
+  manager: Manager,
+  timeoutMs: number,
+): ServiceStep[] {
+  return planSteps(want, states).map((p): ServiceStep =>
+    p.op === "skip"
+      ? { step: { kind: "message", text: p.line }, service: p.service, op: "skip" }
+      : {
+        step: {
+          kind: "run",
+          argv: actionArgv(manager, p.service, p.op),
+          timeoutMs,
+          label: `${p.op} ${p.service}`,
+        },
+        service: p.service,
+        op: p.op,
+      }
+  );
+}
+
+/**
+ * Apply converge steps: starts stop at the first failure (later services usually need earlier
+ * ones), stops go on after one (to stop as much as possible). Returns whether every step
+ * succeeded. A dry run prints the plan through the executor.
+ */
+export async function converge(ex: Executor, steps: ServiceStep[], say: Say): Promise<boolean> {
   let ok = true;
-  for (const step of steps) {
-    if (step.op === "skip") {
-      say(step.line);
+  for (const s of steps) {
+    if (!ok && s.op === "start") {
+      say(`${s.service}: not started (an earlier service failed)`, "warn");
       continue;
     }
-    if (!ok && want === "start") {
-      say(`${step.service}: not started (an earlier service failed)`, "warn");
-      continue;
-    }
-    const argv = actionArgv(ctx.config.serviceManager, step.service, step.op);
-    if (opts.dryRun) {
-      say(`${step.service}: would run ${argv.join(" ")}`);
-      continue;
-    }
-    const r = await ctx.runner.run(argv, { timeoutMs });
-    const good = r.code === 0 && !r.timedOut;
+    const o = await ex.apply(s.step);
+    if (s.op === "skip" || ex.dryRun) continue;
     say(
-      stepLine(step.service, step.op, good, good ? undefined : failure(r)),
-      good ? "info" : "error",
+      stepLine(s.service, s.op, o.ok, o.ok ? undefined : o.run ? failure(o.run) : o.detail),
+      o.ok ? "info" : "error",
     );
-    if (!good) ok = false;
+    if (!o.ok) ok = false;
   }
   return ok;
-}
-
-/** The lock file's content; null when absent or not written by powerconsul. */
-export async function readLock(path: string): Promise<{ exists: boolean; info: LockInfo | null }> {
-  try {
-    return { exists: true, info: parseLock(await Deno.readTextFile(path)) };
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return { exists: false, info: null };
-    throw new Error(`cannot read lock file ${path}: ${describeError(e)}`);
-  }
-}
-
-/** Create (or take over) the lock file. */
-export async function writeLock(path: string, info: LockInfo): Promise<void> {
-  await Deno.mkdir(dirname(path), { recursive: true });
-  await Deno.writeTextFile(path, lockText(info), { mode: 0o644 });
-}
-
-/** Create the lock file only if it does not exist yet; false when it does. */
-export async function createLock(path: string, info: LockInfo): Promise<boolean> {
-  await Deno.mkdir(dirname(path), { recursive: true });
-  try {
-    await Deno.writeTextFile(path, lockText(info), { createNew: true, mode: 0o644 });
-    return true;
-  } catch (e) {
-    if (e instanceof Deno.errors.AlreadyExists) return false;
-    throw e;
-  }
-}
-
-export async function removeLock(path: string): Promise<void> {
-  try {
-    await Deno.remove(path);
-  } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) throw e;
-  }
-}
-
-export function lockInfo(
-  action: LockInfo["action"],
-  name: string,
-  consulService: string,
-): LockInfo {
-  return {
-    by: "powerconsul",
-    action,
-    name,
-    consulService,
-    pid: Deno.pid,
-    at: new Date().toISOString(),
-  };
 }

@@ -1,90 +1,16 @@
 /**
- * `powerconsul service <name> …` decided without I/O (SPEC §8): whether an action may run on
- * this node's role, the ordered start/stop steps, the promote/demote flag keys and values, the
- * key-watch input a handler receives, and the start-primary swap. The I/O lives in
- * lib/service/actions.ts and lib/service/switch.ts.
+ * `powerconsul service <name> …` decided without I/O: whether an action may run on this node's
+ * role, the ordered start/stop steps, what start-primary switches, and what a promote/demote
+ * handler does with a role key's value. The command line is in args.ts, the role keys in
+ * role_keys.ts (both re-exported here).
  */
 import type { ClusterDoc } from "../cluster/doc.ts";
 import type { Decision, Placement } from "../cluster/role.ts";
-import { b64decode } from "../consul/client.ts";
-import { UsageError } from "../errors.ts";
+import type { LockRecord } from "../sys/lockfile.ts";
+import type { RoleKeyValue, SwitchKind } from "./role_keys.ts";
 
-export const ACTIONS = [
-  "start",
-  "stop",
-  "restart",
-  "status",
-  "start-primary",
-  "promote",
-  "demote",
-] as const;
-export type Action = typeof ACTIONS[number];
-
-export interface ServiceArgs {
-  /** The wrapper's name (`/etc/init.d/<name>`); names the log file and the default lock file. */
-  name: string;
-  action: Action;
-  consulService: string;
-  /** Local services, in start order (stop runs them in reverse). */
-  services: string[];
-  /** Lock (noop) file the checks are given with -F; taken during restart and switches. */
-  lockFile: string;
-  /** Whether -F was given (the default path is used otherwise). */
-  lockFileGiven: boolean;
-  /** start-primary --abort */
-  abort: boolean;
-}
-
-const NAME_RE = /^[A-Za-z0-9@._:+-]+$/;
-
-/** Where the lock file lives when -F is not given (writable by the sandbox: /var/lock). */
-export function defaultLockFile(name: string): string {
-  return `/var/lock/powerconsul-${name}.lock`;
-}
-
-/** Validate the command line completely before anything talks to Consul. */
-export function parseServiceArgs(
-  positionals: string[],
-  opts: { consulService?: string; services?: string; lockFile?: string; abort: boolean },
-): ServiceArgs {
-  const [name, action, extra] = positionals;
-  if (!name) throw new UsageError(`missing service name: service <name> <${ACTIONS.join("|")}>`);
-  if (!NAME_RE.test(name)) throw new UsageError(`invalid service name "${name}"`);
-  if (!action) throw new UsageError(`missing action: one of ${ACTIONS.join(", ")}`);
-  if (!(ACTIONS as readonly string[]).includes(action)) {
-    throw new UsageError(`unknown action "${action}": one of ${ACTIONS.join(", ")}`);
-  }
-  if (extra !== undefined) throw new UsageError(`unexpected argument "${extra}"`);
-  if (!opts.consulService) throw new UsageError("missing required option -S/--consulservice");
-  if (!NAME_RE.test(opts.consulService)) {
-    throw new UsageError(`invalid Consul service name "${opts.consulService}"`);
-  }
-  let services = [name];
-  if (opts.services !== undefined) {
-    services = opts.services.split(",").map((s) => s.trim()).filter((s) => s);
-    if (services.length === 0) throw new UsageError("-s/--service names no service");
-  }
-  for (const s of services) {
-    if (!NAME_RE.test(s)) throw new UsageError(`invalid service name "${s}"`);
-  }
-  if (new Set(services).size !== services.length) {
-    throw new UsageError("-s/--service names a service twice");
-  }
-  if (opts.abort && action !== "start-primary") {
-    throw new UsageError("--abort goes with start-primary only");
-  }
-  const lockFile = opts.lockFile || defaultLockFile(name);
-  if (!lockFile.startsWith("/")) throw new UsageError("-F/--noopfile must be an absolute path");
-  return {
-    name,
-    action: action as Action,
-    consulService: opts.consulService,
-    services,
-    lockFile,
-    lockFileGiven: Boolean(opts.lockFile),
-    abort: opts.abort,
-  };
-}
+export * from "./args.ts";
+export * from "./role_keys.ts";
 
 // ---------------------------------------------------------------------------------------------
 // role gates
@@ -178,128 +104,12 @@ export function stepLine(
 }
 
 // ---------------------------------------------------------------------------------------------
-// promote/demote flags
-
-export type FlagKind = "promote" | "demote";
-/** Flag values. FAILED is ours: a node that cannot do its part says so instead of going quiet. */
-export type FlagValue = "NULL" | "START" | "WAIT" | "FAILED";
-
-export function flagPrefix(servicePrefix: string, consulService: string): string {
-  return `${servicePrefix}/${consulService}/`;
-}
-
-export function flagKey(
-  servicePrefix: string,
-  consulService: string,
-  node: string,
-  kind: FlagKind,
-): string {
-  return `${flagPrefix(servicePrefix, consulService)}${node}/${kind}`;
-}
-
-/** Key of the switch lock (a Consul session lock) held while start-primary runs. */
-export function switchKey(servicePrefix: string, consulService: string): string {
-  return `${flagPrefix(servicePrefix, consulService)}.switch`;
-}
-
-/** A stored flag value: missing, empty or anything unexpected counts as NULL. */
-export function normaliseFlag(v: string | null | undefined): FlagValue {
-  const t = (v ?? "").trim().toUpperCase();
-  if (t === "START" || t === "WAIT" || t === "FAILED") return t;
-  return "NULL";
-}
-
-/** Flags of one service read from a key list: node → {promote, demote}. */
-export function flagsFromEntries(
-  prefix: string,
-  entries: { key: string; value: string | null; modifyIndex: number }[],
-): Map<string, { promote?: FlagValue; demote?: FlagValue }> {
-  const out = new Map<string, { promote?: FlagValue; demote?: FlagValue }>();
-  for (const e of entries) {
-    if (!e.key.startsWith(prefix)) continue;
-    const m = /^([^/]+)\/(promote|demote)$/.exec(e.key.slice(prefix.length));
-    if (!m) continue;
-    const cur = out.get(m[1]!) ?? {};
-    cur[m[2] as FlagKind] = normaliseFlag(e.value);
-    out.set(m[1]!, cur);
-  }
-  return out;
-}
-
-export interface FlagInput {
-  /** The key the watch is on, when the input named one. */
-  key: string | null;
-  value: FlagValue;
-}
-
-/**
- * A `key` watch handler's stdin: the KV object (`{"Key":…,"Value":"<base64>"}`) or `null` for a
- * missing key (CONSUL-FACTS A1.2/A1.6). Returns null for empty input (run by hand: read KV).
- */
-export function parseFlagInput(text: string): FlagInput | null {
-  const t = text.trim();
-  if (t === "") return null;
-  let v: unknown;
-  try {
-    v = JSON.parse(t);
-  } catch {
-    throw new UsageError("stdin is not a Consul key watch's JSON (expected an object or null)");
-  }
-  if (v === null) return { key: null, value: "NULL" };
-  if (
-    typeof v !== "object" || Array.isArray(v) || typeof (v as { Key?: unknown }).Key !== "string"
-  ) {
-    throw new UsageError(
-      "stdin is not a Consul key watch's JSON (an object with Key and Value, or null); " +
-        'configure the watch with type "key"',
-    );
-  }
-  const o = v as { Key: string; Value?: string | null };
-  let value: string | null = null;
-  if (typeof o.Value === "string" && o.Value !== "") {
-    try {
-      value = b64decode(o.Value);
-    } catch {
-      throw new UsageError(`stdin: the Value of ${o.Key} is not base64`);
-    }
-  }
-  return { key: o.Key, value: normaliseFlag(value) };
-}
-
-// ---------------------------------------------------------------------------------------------
-// lock file (noop file for checks; marks a node taking part in a switch)
-
-export interface LockInfo {
-  by: "powerconsul";
-  action: "restart" | FlagKind;
-  name: string;
-  consulService: string;
-  pid: number;
-  at: string;
-}
-
-export function lockText(info: LockInfo): string {
-  return JSON.stringify(info) + "\n";
-}
-
-/** The lock file's content, or null when it was not written by powerconsul (or is garbled). */
-export function parseLock(text: string): LockInfo | null {
-  try {
-    const v = JSON.parse(text);
-    if (v && v.by === "powerconsul" && typeof v.action === "string") return v as LockInfo;
-  } catch {
-    // not ours
-  }
-  return null;
-}
-
-// ---------------------------------------------------------------------------------------------
 // start-primary
 
 /** A node taking part in a switch, with the datacenter whose KV its key watch reads. */
 export interface Participant {
   node: string;
-  kind: FlagKind;
+  kind: SwitchKind;
   datacenter: string;
 }
 
@@ -398,31 +208,16 @@ export function planSwitch(
   return plan;
 }
 
-/** Which of the expected flags have not answered WAIT yet (FAILED ones listed apart). */
-export function pendingFlags(
-  expected: { node: string; kind: FlagKind }[],
-  flags: Map<string, { promote?: FlagValue; demote?: FlagValue }>,
-): { waiting: { node: string; kind: FlagKind }[]; failed: { node: string; kind: FlagKind }[] } {
-  const waiting: { node: string; kind: FlagKind }[] = [];
-  const failed: { node: string; kind: FlagKind }[] = [];
-  for (const e of expected) {
-    const v = flags.get(e.node)?.[e.kind] ?? "NULL";
-    if (v === "FAILED") failed.push(e);
-    else if (v !== "WAIT") waiting.push(e);
-  }
-  return { waiting, failed };
-}
-
 /** What a promote/demote handler does for a flag value (the lock file tells whether it took part). */
 export type HandlerPlan =
   | { op: "prepare" }
-  | { op: "finish"; lock: LockInfo }
+  | { op: "finish"; lock: LockRecord }
   | { op: "nothing"; why: string };
 
 export function planHandler(
-  kind: FlagKind,
-  value: FlagValue,
-  lock: LockInfo | null,
+  kind: SwitchKind,
+  value: RoleKeyValue,
+  lock: LockRecord | null,
   consulService: string,
 ): HandlerPlan {
   if (value === "START") return { op: "prepare" };

@@ -13,7 +13,12 @@ import { readClusterView } from "../cluster/view.ts";
 import type { Config } from "../config.ts";
 import type { ConsulClient, KvEntry } from "../consul/client.ts";
 import { describeError } from "../errors.ts";
-import { flagPrefix, flagsFromEntries, switchKey } from "../service/plan.ts";
+import {
+  parseSwitchHolder,
+  roleKeyPrefix,
+  roleKeysFromEntries,
+  switchLockKey,
+} from "../service/role_keys.ts";
 
 export interface InstanceRow {
   node: string;
@@ -168,7 +173,7 @@ export function buildGroups(
 }
 
 export function pendingFlagRows(prefix: string, entries: KvEntry[]): FlagRow[] {
-  const flags = flagsFromEntries(prefix, entries);
+  const flags = roleKeysFromEntries(prefix, entries);
   const out: FlagRow[] = [];
   for (const [node, f] of [...flags.entries()].sort(([a], [b]) => a.localeCompare(b))) {
     const promote = f.promote ?? "NULL";
@@ -236,7 +241,7 @@ async function serviceRow(
     error: null,
   };
   try {
-    const prefix = flagPrefix(config.servicePrefix, service);
+    const prefix = roleKeyPrefix(config.servicePrefix, service);
     const { entries } = await consul.kvList(prefix);
     // A flag lives in its node's datacenter: look at the others' KV too (best effort).
     const here = await id.datacenter();
@@ -245,14 +250,12 @@ async function serviceRow(
       others.map((dc) => consul.kvList(prefix, { dc }).then((r) => r.entries).catch(() => [])),
     );
     row.pendingFlags = pendingFlagRows(prefix, [...entries, ...remote.flat()]);
-    const sw = entries.find((e) => e.key === switchKey(config.servicePrefix, service));
+    const sw = entries.find((e) => e.key === switchLockKey(config.servicePrefix, service));
     if (sw?.session) {
-      try {
-        const h = JSON.parse(sw.value ?? "");
-        row.switching = `${h.action ?? "start-primary"} on ${h.node} since ${h.at}`;
-      } catch {
-        row.switching = "start-primary (holder unknown)";
-      }
+      const h = parseSwitchHolder(sw.value);
+      row.switching = h
+        ? `${h.action} on ${h.node} since ${h.at}`
+        : "start-primary (holder unknown)";
     }
     if (entry === null) {
       row.thisNode = { role: "standalone", state: "standalone", reason: "no cluster document" };

@@ -349,7 +349,7 @@ agentTest(
         assert.match(trig.stdout, /role: primary .*acting as primary/, show(trig));
         assert.match(trig.stdout, /key: triggers\/web\/primary\/critical — found/, show(trig));
         const start = await w.run([...w.commands()["service start"]!.args, "--dry-run"]);
-        assert.match(start.stdout, /would run service \S+ start/, show(start));
+        assert.match(start.stdout, /^would run start \S+: service \S+ start$/m, show(start));
         const sp = await w.run([...w.commands()["service start-primary"]!.args, "--dry-run"]);
         assert.match(sp.stdout, /would write cluster\/web/, show(sp));
         await w.assertUntouched(before, "dry-run controls");

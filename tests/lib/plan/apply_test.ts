@@ -95,3 +95,62 @@ Deno.test("an effect that throws is a failed step with its one line, not an exce
   assert.equal(o.ok, false);
   assert.equal(o.detail, "File exists (os error 17)");
 });
+
+Deno.test("switch steps: described, printed in a dry run, performed through their effects", async () => {
+  const lock = {
+    kind: "switch-lock" as const,
+    op: "take" as const,
+    key: "service/web/.switch",
+    holder: "start-primary",
+  };
+  const wait = {
+    kind: "await-keys" as const,
+    keys: [{ key: "service/web/a/demote", dc: "dc2" }, { key: "service/web/b/promote" }],
+    value: "WAIT",
+    failValue: "FAILED",
+    timeoutMs: 30_000,
+  };
+  const doc = {
+    kind: "cluster-doc" as const,
+    key: "cluster/web",
+    value: "{}",
+    cas: 4,
+    why: "switch roles",
+  };
+  const lines: string[] = [];
+  const dry = new Executor(new RecordingEffects(), {
+    dryRun: true,
+    print: (l) => lines.push(l),
+    dropRun: () => {},
+  });
+  await dry.applyAll([lock, wait, doc]);
+  assert.deepEqual(lines, [
+    "would take the switch lock service/web/.switch",
+    "would wait up to 30s for service/web/a/demote in dc2, service/web/b/promote to be WAIT",
+    "would write cluster/web = {} (cas 4) to switch roles",
+  ]);
+
+  // without the effects (a command that has no switch), the step fails with one line
+  const bare = new Executor(new RecordingEffects(), { dryRun: false, print: () => {} });
+  const o = await bare.apply(lock);
+  assert.equal(o.ok, false);
+  assert.equal(o.detail, "no effect for switch-lock steps here");
+
+  const recorded: string[] = [];
+  const fx = Object.assign(new RecordingEffects(), {
+    switchLock: () => Promise.resolve(),
+    awaitKeys: () => Promise.resolve({ silent: ["service/web/a/demote"], failed: [] }),
+    clusterDoc: () => Promise.resolve({ won: false, notes: ["lost the race: changed"] }),
+  });
+  const ex = new Executor(fx, { dryRun: false, print: () => {}, record: (l) => recorded.push(l) });
+  const [l, w, d] = await ex.applyAll([lock, wait, doc]);
+  assert.equal(l!.ok, true);
+  assert.deepEqual([w!.ok, w!.detail, w!.answers], [false, "no answer from service/web/a/demote", {
+    silent: ["service/web/a/demote"],
+    failed: [],
+  }]);
+  assert.deepEqual([d!.ok, d!.detail, d!.notes], [false, "lost the race: changed", [
+    "lost the race: changed",
+  ]]);
+  assert.equal(recorded[0], "take the switch lock service/web/.switch: ok");
+});

@@ -1,8 +1,8 @@
 // `powerconsul service` through real init scripts and the real `service` command, against real
-// agents running the promote/demote key watches (issue 5).
+// agents running the promote/demote key watches.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { type AgentHandle, type ClusterHandle, startCluster, waitFor } from "./harness/consul.ts";
+import { type AgentHandle, type ClusterHandle, startCluster, waitFor } from "../harness/consul.ts";
 import {
   type InitScriptHandle,
   installInitScript,
@@ -10,9 +10,9 @@ import {
   sandboxDirs,
   uniqueName,
   writeConfig,
-} from "./harness/system.ts";
-import { agentChecks, kvGet, kvHistory, kvPut, register } from "./_agent.ts";
-import { LAUNCHER } from "./_cli.ts";
+} from "../harness/system.ts";
+import { agentChecks, kvGet, kvHistory, kvPut, register } from "../_agent.ts";
+import { LAUNCHER, REPO } from "../_cli.ts";
 
 const agentTest = (name: string, fn: (t: Deno.TestContext) => Promise<void>) =>
   Deno.test({ name, sanitizeOps: false, sanitizeResources: false, fn });
@@ -228,10 +228,24 @@ agentTest(
       await settled(s, "active running and standby stopped, both checks passing");
 
       const original = JSON.parse((await kvGet(s.cluster.server, s.key))!.value!);
+      const planned = await service([n3.wrapper, "start-primary", "--dry-run"]);
+      assert.equal(planned.code, 0, show(planned));
+      const initiatorLog = join(s.logDir, "service", `${n3.wrapper}.log`);
+      const logBefore = (await Deno.readTextFile(initiatorLog)).length;
       const rec = kvHistory(s.cluster.server, s.key);
       const t0 = performance.now();
       const r = await service([n3.wrapper, "start-primary"]);
       assert.equal(r.code, 0, show(r));
+      // the real run took exactly the steps the dry run printed (this node's own promote
+      // handler logs into the same file: its lock file, service and answer steps are left out)
+      const performed = (await Deno.readTextFile(initiatorLog)).slice(logBefore).split("\n")
+        .filter((l) => l.includes(" step: ")).map((l) => l.slice(l.indexOf(" step: ") + 7))
+        .filter((l) => !/^(create lock file|remove lock file|run |write service\/)/.test(l))
+        .map((l) => l.replace(/: (ok|FAILED \(.*\))$/, ""));
+      assert.deepEqual(
+        performed,
+        planned.stdout.trimEnd().split("\n").slice(1).map((l) => l.replace(/^would /, "")),
+      );
       const [a2, a3] = [n2.agent.name, n3.agent.name];
       const lines = r.stdout.trimEnd().split("\n");
       const expect = [
@@ -293,8 +307,8 @@ agentTest(
       ]);
       // the handlers logged what they did
       const log = await Deno.readTextFile(join(s.logDir, "service", `${n2.wrapper}.log`));
-      assert.match(log, /stopping… ok\n.*\/demote = WAIT: ok\n/);
-      assert.match(log, /services stay stopped\n.*removed: ok\n/);
+      assert.match(log, /stopping… ok\n(?:.* step: .*\n)*.*\/demote = WAIT: ok\n/);
+      assert.match(log, /services stay stopped\n(?:.* step: .*\n)*.*removed: ok\n/);
     } finally {
       await s.cleanup();
     }
@@ -416,11 +430,34 @@ agentTest(
       assert.match(onActive.stdout, /start-primary: refused: \S+ is already active/);
       const dryRun = await service([n3.wrapper, "start-primary", "--dry-run"]);
       assert.equal(dryRun.code, 0, show(dryRun));
+      const [g2, g3] = [n2.agent.name, n3.agent.name];
+      const dryLines = dryRun.stdout.trimEnd().split("\n");
       assert.match(
-        dryRun.stdout,
-        new RegExp(`^would set service/web/${n2.agent.name}/demote = START$`, "m"),
+        dryLines[0]!,
+        new RegExp(
+          `^cluster document cluster/web: ok \\(index \\d+; active ${g2}; standby ${g3}\\)$`,
+        ),
       );
-      assert.match(dryRun.stdout, /^would write cluster\/web = .*"lock":true.* \(cas \d+\)$/m);
+      assert.match(
+        dryLines[9]!,
+        new RegExp(
+          `^would write cluster/web = \\{"active_nodes":\\["${g3}"\\],"standby_nodes":\\["${g2}"\\],` +
+            `"lock":true\\} \\(cas ${doc!.modifyIndex}\\) to switch roles$`,
+        ),
+      );
+      assert.deepEqual([...dryLines.slice(1, 9), ...dryLines.slice(10)], [
+        "would take the switch lock service/web/.switch",
+        `would set service/web/${g2}/promote = NULL (if missing)`,
+        `would set service/web/${g2}/demote = NULL (if missing)`,
+        `would set service/web/${g3}/promote = NULL (if missing)`,
+        `would set service/web/${g3}/demote = NULL (if missing)`,
+        `would set service/web/${g2}/demote = START`,
+        `would set service/web/${g3}/promote = START`,
+        `would wait up to 30s for service/web/${g2}/demote, service/web/${g3}/promote to be WAIT`,
+        `would set service/web/${g2}/demote = NULL`,
+        `would set service/web/${g3}/promote = NULL`,
+        "would release the switch lock service/web/.switch",
+      ]);
       assert.deepEqual(await kvTree(s.cluster.server, "service/web/"), {}, "no flag written");
       assert.deepEqual(await kvGet(s.cluster.server, s.key), doc);
 
@@ -479,8 +516,28 @@ agentTest(
       // dry run: the plan, nothing done
       const dry = await service([n2.wrapper, "restart", "--dry-run"]);
       assert.equal(dry.code, 0, show(dry));
-      assert.match(dry.stdout, /would run service \S+ stop/);
+      const d2 = n2.daemon.name;
+      assert.deepEqual(dry.stdout.trimEnd().split("\n"), [
+        `restart ${n2.wrapper}: allowed (this node is active)`,
+        `would create lock file ${n2.lockFile}`,
+        "would wait 2s for running checks",
+        `would run stop ${d2}: service ${d2} stop`,
+        `would run start ${d2}: service ${d2} start`,
+        `would remove lock file ${n2.lockFile}`,
+      ]);
       assert.equal(await exists(n2.lockFile), false);
+
+      // the real run performs exactly the steps the dry run printed (the log records each one)
+      const logPath = join(s.logDir, "service", `${n2.wrapper}.log`);
+      const logBefore = (await Deno.readTextFile(logPath)).length;
+      const real = await service([n2.wrapper, "restart"]);
+      assert.equal(real.code, 0, show(real));
+      const performed = (await Deno.readTextFile(logPath)).slice(logBefore).split("\n")
+        .filter((l) => l.includes(" step: ")).map((l) => l.slice(l.indexOf(" step: ") + 7));
+      assert.deepEqual(
+        performed,
+        dry.stdout.trimEnd().split("\n").slice(1).map((l) => `${l.replace(/^would /, "")}: ok`),
+      );
 
       // unknown cluster state: refuse with exit 3, act on nothing
       await kvPut(s.cluster.server, s.key, "{not json");
@@ -591,7 +648,10 @@ agentTest(
       assert.equal(await n3.daemon.isRunning(), false);
       assert.deepEqual(await kvGet(s.cluster.server, s.key), before);
       const log = await Deno.readTextFile(join(s.logDir, "service", `${n2.wrapper}.log`));
-      assert.match(log, /this node is active .*: starting services\n.*starting… ok\n/);
+      assert.match(
+        log,
+        /this node is active .*: starting services\n(?:.* step: .*\n)*.*starting… ok\n/,
+      );
 
       // a handler fed another node's flag refuses to act; a dry run plans and does nothing
       const feed = async (args: string[], key: string, value: string) => {
@@ -610,17 +670,180 @@ agentTest(
       const wrong = await feed(["promote"], `service/web/${n2.agent.name}/promote`, "START");
       assert.equal(wrong.code, 1, wrong.stdout);
       assert.match(wrong.stdout, /promote: FAILED \(the watch is on /);
-      const own = `service/web/${n3.agent.name}/demote`;
-      const dry = await feed(["demote", "--dry-run"], own, "START");
-      assert.equal(dry.code, 0, dry.stdout);
-      assert.deepEqual(dry.stdout.trimEnd().split("\n"), [
-        `demote: would create lock file ${n3.lockFile}`,
-        `${n3.daemon.name}: already stopped`,
-        `demote: would set ${own} = WAIT`,
-      ]);
-      assert.equal((await kvGet(s.cluster.server, own))?.value, "NULL");
       assert.equal(await exists(n3.lockFile), false);
     } finally {
+      await s.cleanup();
+    }
+  },
+);
+
+Deno.test("examples/consul's check is the README's: same args (-U), same interval", async () => {
+  const example = await Deno.readTextFile(join(REPO, "examples/consul/powerconsul-web-check.json"));
+  const readme = await Deno.readTextFile(join(REPO, "README.md"));
+  assert.ok(readme.includes("```json\n" + example + "```"), "the README shows the example file");
+  const check = JSON.parse(example).service.check;
+  assert.ok(check.args.includes("-U"));
+  assert.equal(check.interval, "5s");
+});
+
+/**
+ * The example init script, with only its values replaced for this test: the binary (a stand-in
+ * for the compiled one, whose network allowlist is baked in), the names, the lock file, the
+ * config path and the agent address. Each value must be found, so the example cannot drift.
+ */
+async function installExampleInitScript(s: Setup, n: Node, name: string): Promise<string[]> {
+  let text = await Deno.readTextFile(join(REPO, "examples/init.d/powerconsul-service.sh"));
+  assert.match(text, /^### BEGIN INIT INFO$[\s\S]*^### END INIT INFO$/m, "an LSB header");
+  const shim = join(s.logDir, "powerconsul-binary");
+  await Deno.writeTextFile(
+    shim,
+    `#!/bin/sh\nexec /usr/bin/env POWERCONSUL_NET='${s.cluster.netAllow}' '${LAUNCHER}' "$@"\n`,
+    { mode: 0o755 },
+  );
+  await Deno.chmod(shim, 0o755);
+  const values: [string, string][] = [
+    ["/usr/local/bin/powerconsul", shim],
+    ['service web "$@"', `service ${name} "$@"`],
+    ["-s nginx,php-fpm", `-s ${n.daemon.name}`],
+    ["-F /run/powerconsul/web.lock", `-F ${n.lockFile}`],
+    ["--config /etc/powerconsul/config.json", `--config ${s.config}`],
+    ["--http-addr 127.0.0.1:8500", `--http-addr ${n.agent.httpAddr}`],
+  ];
+  for (const [from, to] of values) {
+    assert.ok(text.includes(from), `the example names ${from}`);
+    text = text.replace(from, to);
+  }
+  const path = `/etc/init.d/${name}`;
+  await Deno.writeTextFile(path, text, { mode: 0o755 });
+  await Deno.chmod(path, 0o755);
+  return [path, shim];
+}
+
+agentTest(
+  "service hardening: the example init script works under the real `service` with a non-default config; a SIGKILLed restart's stale lock is taken over; a planted symlink or a foreign default lock changes nothing",
+  async () => {
+    const s = await setup("svc-harden");
+    const undo: string[] = [];
+    try {
+      const [n2, n3] = s.nodes as [Node, Node];
+      assert.equal((await service([n2.wrapper, "start"])).code, 0);
+      await settled(s, "settled");
+
+      // the example init script, driven by `service` (which clears the environment)
+      const exName = `${n2.wrapper}-ex`;
+      undo.push(...await installExampleInitScript(s, n2, exName));
+      const stopActive = await service([exName, "stop"]);
+      assert.equal(stopActive.code, 1, show(stopActive));
+      assert.match(stopActive.stderr, /refused: this node is active/, "the named config was read");
+      const startAgain = await service([exName, "start"]);
+      assert.equal(startAgain.code, 0, show(startAgain));
+      assert.equal(startAgain.stdout, `${n2.daemon.name}: already running\n`);
+
+      // a restart killed mid-way leaves its lock file; the next restart takes it over
+      const child = new Deno.Command(`/etc/init.d/${n2.wrapper}`, {
+        args: ["restart"],
+        stdin: "null",
+        stdout: "null",
+        stderr: "null",
+      }).spawn();
+      await waitFor("the restart's lock file", () => exists(n2.lockFile), {
+        timeoutMs: 20_000,
+        intervalMs: 10,
+      });
+      child.kill("SIGKILL");
+      await child.status;
+      assert.ok(await exists(n2.lockFile), "the killed restart left its lock file");
+      const after = await service([n2.wrapper, "restart"]);
+      assert.equal(after.code, 0, show(after));
+      assert.match(
+        after.stdout,
+        new RegExp(
+          `^lock file ${n2.lockFile}: taken over \\(noop file .* ignored: left by ` +
+            `restart \\(pid \\d+, since .*\\), which is no longer running\\)$`,
+          "m",
+        ),
+      );
+      assert.equal(await exists(n2.lockFile), false);
+
+      // a foreign file at the old default path (/var/lock, writable by anyone) blocks nothing
+      const oldDefault = `/var/lock/powerconsul-${n2.wrapper}.lock`;
+      await Deno.writeTextFile(oldDefault, "");
+      undo.push(oldDefault);
+      await Deno.chown(oldDefault, 65534, 65534);
+      const noF = await new Deno.Command(LAUNCHER, {
+        args: [
+          "service",
+          n2.wrapper,
+          "restart",
+          "-S",
+          SVC,
+          "-s",
+          n2.daemon.name,
+          "--config",
+          s.config,
+        ],
+        env: { POWERCONSUL_NET: s.cluster.netAllow, CONSUL_HTTP_ADDR: n2.agent.httpAddr },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const noFOut = new TextDecoder().decode(noF.stdout) + new TextDecoder().decode(noF.stderr);
+      assert.equal(noF.code, 0, noFOut);
+      assert.match(
+        noFOut,
+        new RegExp(`lock file /run/powerconsul/${n2.wrapper}\\.lock: created ok`),
+      );
+
+      // a dry run of the demote handler: the executor's plan, nothing done
+      const feed = async (args: string[], key: string, value: string) => {
+        const child = new Deno.Command(`/etc/init.d/${n3.wrapper}`, {
+          args,
+          stdin: "piped",
+          stdout: "piped",
+          stderr: "piped",
+        }).spawn();
+        const w = child.stdin.getWriter();
+        await w.write(new TextEncoder().encode(JSON.stringify({ Key: key, Value: btoa(value) })));
+        await w.close();
+        const out = await child.output();
+        return { code: out.code, stdout: new TextDecoder().decode(out.stdout) };
+      };
+      const ownDemote = `service/web/${n3.agent.name}/demote`;
+      await kvPut(s.cluster.server, ownDemote, "START");
+      const index = (await kvGet(s.cluster.server, ownDemote))!.modifyIndex;
+      const dry = await feed(["demote", "--dry-run"], ownDemote, "START");
+      assert.equal(dry.code, 0, dry.stdout);
+      assert.deepEqual(dry.stdout.trimEnd().split("\n"), [
+        `would create lock file ${n3.lockFile}`,
+        `${n3.daemon.name}: already stopped`,
+        `would write ${ownDemote} = WAIT (cas ${index}) to answer the switch`,
+      ]);
+      assert.equal((await kvGet(s.cluster.server, ownDemote))?.value, "START");
+      assert.equal(await exists(n3.lockFile), false);
+
+      // a symlink planted at a node's lock path: the promote handler never writes through it
+      const target = join(s.logDir, "precious");
+      await Deno.writeTextFile(target, "keep me\n");
+      await Deno.symlink(target, n3.lockFile);
+      const own = `service/web/${n3.agent.name}/promote`;
+      await kvPut(s.cluster.server, own, "START");
+      const h = new Deno.Command(`/etc/init.d/${n3.wrapper}`, {
+        args: ["promote"],
+        stdin: "piped",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const w = h.stdin.getWriter();
+      await w.write(new TextEncoder().encode(JSON.stringify({ Key: own, Value: btoa("START") })));
+      await w.close();
+      const hr = await h.output();
+      const hOut = new TextDecoder().decode(hr.stdout);
+      assert.equal(hr.code, 1, hOut);
+      assert.match(hOut, /lock file .*: FAILED \(noop file .* ignored: it is a symlink\)/);
+      assert.equal(await Deno.readTextFile(target), "keep me\n", "the target is untouched");
+      assert.equal((await kvGet(s.cluster.server, own))?.value, "FAILED", "the node says so");
+      await Deno.remove(n3.lockFile);
+    } finally {
+      for (const p of undo) await Deno.remove(p).catch(() => {});
       await s.cleanup();
     }
   },

@@ -1,25 +1,9 @@
-// Pure parts of `powerconsul service` and `status` (issue 5): no Consul, no processes.
+// Pure parts of `powerconsul service`: role gates, start/stop steps, the swap, the handler plan.
 import assert from "node:assert/strict";
-import { parseClusterDoc, withRoles } from "../lib/cluster/doc.ts";
-import { decide, place } from "../lib/cluster/role.ts";
-import { b64encode } from "../lib/consul/client.ts";
-import { UsageError } from "../lib/errors.ts";
-import {
-  defaultLockFile,
-  flagKey,
-  flagsFromEntries,
-  gate,
-  parseFlagInput,
-  parseLock,
-  pendingFlags,
-  planHandler,
-  planSteps,
-  planSwitch,
-  stepLine,
-  switchKey,
-} from "../lib/service/plan.ts";
-import { pendingFlagRows } from "../lib/status/view.ts";
-import { parseServiceArgv } from "../cmd/service.ts";
+import { parseClusterDoc, withRoles } from "../../../lib/cluster/doc.ts";
+import { decide, place } from "../../../lib/cluster/role.ts";
+import { gate, planHandler, planSteps, planSwitch, stepLine } from "../../../lib/service/plan.ts";
+import { parseLockRecord } from "../../../lib/sys/lockfile.ts";
 
 const decision = (
   doc: unknown,
@@ -32,38 +16,6 @@ const decision = (
 };
 
 const nodesDoc = { active_nodes: ["a"], standby_nodes: ["b"] };
-
-Deno.test("parseServiceArgv() validates name, action, -S and defaults before any request", async (t) => {
-  const ok = parseServiceArgv(["web", "start", "-S", "websvc"]).args;
-  assert.deepEqual(ok.services, ["web"]);
-  assert.equal(ok.lockFile, defaultLockFile("web"));
-  assert.equal(ok.lockFileGiven, false);
-  const full = parseServiceArgv(["web", "restart", "-S", "w", "-s", "a, b", "-F", "/var/lock/x"]);
-  assert.deepEqual(full.args.services, ["a", "b"]);
-  assert.equal(full.args.lockFile, "/var/lock/x");
-  assert.equal(parseServiceArgv(["web", "start-primary", "-S", "w", "--abort"]).args.abort, true);
-  assert.equal(parseServiceArgv(["web", "status", "-S", "w", "--json"]).json, true);
-  const bad: Record<string, [string[], RegExp]> = {
-    "no name": [[], /missing service name/],
-    "no action": [["web"], /missing action/],
-    "unknown action": [["web", "reload", "-S", "w"], /unknown action "reload"/],
-    "no -S": [["web", "start"], /-S\/--consulservice/],
-    "extra word": [["web", "start", "x", "-S", "w"], /unexpected argument "x"/],
-    "empty -s": [["web", "start", "-S", "w", "-s", ","], /names no service/],
-    "bad name": [["web", "start", "-S", "w", "-s", "a;rm"], /invalid service name/],
-    "twice": [["web", "start", "-S", "w", "-s", "a,a"], /twice/],
-    "abort elsewhere": [["web", "start", "-S", "w", "--abort"], /--abort goes with/],
-    "relative -F": [["web", "start", "-S", "w", "-F", "x.lock"], /absolute/],
-  };
-  for (const [name, [argv, re]] of Object.entries(bad)) {
-    await t.step(name, () => {
-      assert.throws(
-        () => parseServiceArgv(argv),
-        (e) => e instanceof UsageError && re.test(e.message),
-      );
-    });
-  }
-});
 
 Deno.test("gate() lets start/restart run where the resource should run, stop on standbys", () => {
   const standalone = decision(null, "a");
@@ -111,28 +63,8 @@ Deno.test("planSteps() starts in order, stops in reverse, skips services already
   assert.equal(stepLine("a", "stop", false, "exit 1: boom"), "a: stopping… FAILED (exit 1: boom)");
 });
 
-Deno.test("parseFlagInput() reads a key watch's stdin: object, null, empty", () => {
-  const key = flagKey("service", "web", "n2", "promote");
-  assert.equal(key, "service/web/n2/promote");
-  assert.equal(switchKey("service", "web"), "service/web/.switch");
-  const obj = JSON.stringify({ Key: key, Value: b64encode("START"), ModifyIndex: 7 });
-  assert.deepEqual(parseFlagInput(obj + "\n"), { key, value: "START" });
-  assert.deepEqual(parseFlagInput("null\n"), { key: null, value: "NULL" });
-  assert.deepEqual(parseFlagInput(JSON.stringify({ Key: key, Value: null })), {
-    key,
-    value: "NULL",
-  });
-  assert.deepEqual(parseFlagInput(JSON.stringify({ Key: key, Value: b64encode("bogus") })), {
-    key,
-    value: "NULL",
-  });
-  assert.equal(parseFlagInput(""), null);
-  assert.throws(() => parseFlagInput("[1]"), /key watch/);
-  assert.throws(() => parseFlagInput("{"), /key watch/);
-});
-
 Deno.test("planHandler() acts only on START, and on NULL only with its own lock file", () => {
-  const lock = parseLock(JSON.stringify({
+  const lock = parseLockRecord(JSON.stringify({
     by: "powerconsul",
     action: "promote",
     name: "web",
@@ -146,7 +78,7 @@ Deno.test("planHandler() acts only on START, and on NULL only with its own lock 
   assert.equal(planHandler("promote", "NULL", lock, "db").op, "nothing", "another service");
   assert.equal(planHandler("promote", "NULL", null, "web").op, "nothing", "watch creation");
   assert.equal(planHandler("promote", "WAIT", lock, "web").op, "nothing");
-  assert.equal(parseLock("not json"), null);
+  assert.equal(parseLockRecord("not json"), null);
 });
 
 Deno.test("planSwitch() swaps a standby's group or datacenters, refuses everything else", () => {
@@ -214,42 +146,5 @@ Deno.test("planSwitch() swaps a standby's group or datacenters, refuses everythi
   assert.match(
     planSwitch(null, { kind: "standalone", reason: "" }, "a", () => ({})) as string,
     /standalone/,
-  );
-});
-
-Deno.test("pendingFlags() waits for every WAIT and reports FAILED answers", () => {
-  const prefix = "service/web/";
-  const flags = flagsFromEntries(prefix, [
-    { key: "service/web/a/demote", value: "WAIT", modifyIndex: 1 },
-    { key: "service/web/b/promote", value: "START", modifyIndex: 1 },
-    { key: "service/web/c/promote", value: "FAILED", modifyIndex: 1 },
-    { key: "service/web/.switch", value: "{}", modifyIndex: 1 },
-  ]);
-  const expected = [
-    { node: "a", kind: "demote" as const },
-    { node: "b", kind: "promote" as const },
-    { node: "c", kind: "promote" as const },
-  ];
-  assert.deepEqual(pendingFlags(expected, flags), {
-    waiting: [{ node: "b", kind: "promote" }],
-    failed: [{ node: "c", kind: "promote" }],
-  });
-  assert.deepEqual(
-    pendingFlagRows(
-      prefix,
-      [
-        { key: "service/web/a/demote", value: "WAIT" },
-        { key: "service/web/a/promote", value: "NULL" },
-        { key: "service/web/b/promote", value: "NULL" },
-      ].map((e) => ({
-        ...e,
-        modifyIndex: 1,
-        createIndex: 1,
-        lockIndex: 0,
-        flags: 0,
-        session: null,
-      })),
-    ),
-    [{ node: "a", promote: "NULL", demote: "WAIT" }],
   );
 });
