@@ -1,6 +1,8 @@
 /**
  * powerconsul entry point: argv in, exit code out. The process ends when its work is done (no
- * timer or child outlives a command), with the command's code.
+ * timer or child outlives a command), with the command's code. One exception: a read of stdin
+ * that a command gave up on (its deadline passed while the writer kept the pipe open) cannot be
+ * cancelled and would keep the process alive, so then the process exits explicitly.
  */
 import { run } from "./cmd/mod.ts";
 import { processEnv } from "./lib/env.ts";
@@ -8,6 +10,9 @@ import type { Io } from "./lib/context.ts";
 import { readAllText } from "./lib/stdin.ts";
 
 const encoder = new TextEncoder();
+
+/** A stdin read is in flight (started and neither finished nor failed). */
+let stdinPending = false;
 
 /** A reader that went away (`config show | head`) ends the output quietly, not with an error. */
 let stdoutClosed = false;
@@ -33,9 +38,14 @@ const io: Io = {
   env: processEnv,
   async readStdin(opts = {}) {
     if (Deno.stdin.isTerminal()) return null;
-    return await readAllText(Deno.stdin.readable, opts.signal);
+    stdinPending = true;
+    const text = await readAllText(Deno.stdin.readable, opts.signal);
+    stdinPending = false;
+    return text;
   },
   stdoutIsTty: Deno.stdout.isTerminal(),
 };
 
-Deno.exitCode = await run(Deno.args, io);
+const code = await run(Deno.args, io);
+if (stdinPending) Deno.exit(code);
+Deno.exitCode = code;
