@@ -6,6 +6,7 @@
 import { bool, globalFlags, parseArgv, type Parsed, required, str } from "../lib/args.ts";
 import { type Io, makeContext } from "../lib/context.ts";
 import { UsageError } from "../lib/errors.ts";
+import { parseKvSnapshot } from "../lib/cluster/snapshot.ts";
 import { Exit } from "../lib/exit_codes.ts";
 import { segment } from "../lib/names.ts";
 import { Executor } from "../lib/plan/apply.ts";
@@ -13,12 +14,7 @@ import { liveEffects } from "../lib/plan/live.ts";
 import { triggerDeps } from "../lib/triggers/deps.ts";
 import { fire, type FireResult } from "../lib/triggers/fire.ts";
 import { limitSettings, TriggerLimiter } from "../lib/triggers/limit.ts";
-import {
-  LiveSource,
-  parseKvExport,
-  SnapshotSource,
-  type TriggerSource,
-} from "../lib/triggers/source.ts";
+import { LiveSource, SnapshotSource, type TriggerSource } from "../lib/triggers/source.ts";
 import {
   type HealthCheck,
   InputError,
@@ -172,8 +168,13 @@ export const command: Command = {
       }
       const text = a.snapshot === "-" ? await io.readStdin() : await readSnapshot(a.snapshot);
       if (text === null) throw new UsageError("--kv-snapshot -: stdin is a terminal");
-      const kv = parseKvExport(text, a.snapshot === "-" ? "stdin" : a.snapshot);
-      source = new SnapshotSource(kv, ctx.config, ctx.config.nodeName, a.dc ?? "", a.actives);
+      const kv = parseKvSnapshot(text, a.snapshot === "-" ? "stdin" : a.snapshot);
+      const stated = {
+        node: ctx.config.nodeName,
+        datacenter: a.dc ?? "",
+        ...(a.actives === undefined ? {} : { actives: a.actives }),
+      };
+      source = new SnapshotSource(kv, ctx.config, stated);
     } else {
       source = new LiveSource(ctx.consul, ctx.config);
     }

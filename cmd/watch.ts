@@ -14,10 +14,10 @@ import { type Io, makeContext } from "../lib/context.ts";
 import { describeError, UsageError } from "../lib/errors.ts";
 import { Exit } from "../lib/exit_codes.ts";
 import { fire, type FireResult } from "../lib/triggers/fire.ts";
-import { stdinDeadlineMs, triggerDeps } from "../lib/triggers/deps.ts";
+import { triggerDeps } from "../lib/triggers/deps.ts";
 import { type HealthCheck, TRIGGER_STATES, type TriggerState } from "../lib/triggers/plan.ts";
 import { LiveSource } from "../lib/triggers/source.ts";
-import { parseWatchInput, pool, readWithin, selectLocal } from "../lib/triggers/watch_input.ts";
+import { parseWatchInput, pool, readPayload, selectLocal } from "../lib/triggers/watch_input.ts";
 import type { Command } from "./mod.ts";
 
 const help = `Usage: powerconsul watch <warning|critical> [options]
@@ -74,7 +74,7 @@ export const command: Command = {
     const started = performance.now();
     let checks: HealthCheck[];
     try {
-      checks = parseWatchInput(await readWithin(io.readStdin(), stdinDeadlineMs(ctx.config)));
+      checks = parseWatchInput(await readPayload(ctx));
     } catch (e) {
       wlog?.error(`invalid input, nothing fired: ${describeError(e)}`);
       throw e;
