@@ -12,6 +12,7 @@ import { type Ctx, type Io, makeContext } from "../lib/context.ts";
 import { describeError, UsageError } from "../lib/errors.ts";
 import { Exit } from "../lib/exit_codes.ts";
 import { segment } from "../lib/names.ts";
+import { compilePattern } from "../lib/pattern.ts";
 
 const help =
   `Usage: powerconsul check <service|servicegroup|crontab|process> -S <consulService> [options]
@@ -86,9 +87,9 @@ export function parseCheckArgs(p: Parsed): CheckArgs {
   const pr = str(p, "procre");
   if (pr !== undefined && pr !== "") {
     try {
-      a.procRe = new RegExp(pr);
-    } catch {
-      throw new UsageError(`-R/--procre is not a valid regular expression: ${pr}`);
+      a.procRe = compilePattern(pr);
+    } catch (e) {
+      throw new UsageError(`-R/--procre: ${(e as Error).message.split("\n")[0]}`);
     }
   }
   const nf = str(p, "noopfile");
@@ -117,7 +118,7 @@ export const command: Command = {
     };
     let ctx: Ctx;
     try {
-      ctx = await makeContext(io, g);
+      ctx = await makeContext(io, g, { deadline: "check" });
     } catch (e) {
       result.message = describeError(e);
       return emit();

@@ -11,6 +11,7 @@ import { type Io, makeContext } from "../lib/context.ts";
 import { ConfigError, describeError, UsageError } from "../lib/errors.ts";
 import { Exit } from "../lib/exit_codes.ts";
 import { parseClusterDoc } from "../lib/cluster/doc.ts";
+import { clusterPrefixFor } from "../lib/cluster/facts.ts";
 import { sandboxLines } from "../lib/config_check.ts";
 import denoJson from "../deno.json" with { type: "json" };
 import type { Command } from "./mod.ts";
@@ -105,13 +106,11 @@ export const command: Command = {
           line(false, describeError(e));
           return Exit.UNKNOWN;
         }
-        if (ctx.config.clusterKey) {
+        const prefix = clusterPrefixFor(ctx.config);
+        if (prefix !== null) {
           try {
-            const { entries } = await ctx.consul.kvList(ctx.config.clusterKey + "/");
-            line(
-              true,
-              `token can read ${ctx.config.clusterKey}/ (${entries.length} cluster documents)`,
-            );
+            const { entries } = await ctx.consul.kvList(prefix);
+            line(true, `token can read ${prefix} (${entries.length} cluster documents)`);
             for (const e of entries) {
               try {
                 parseClusterDoc(e.value ?? "");

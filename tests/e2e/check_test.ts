@@ -442,6 +442,22 @@ agentTest(
       assert.match(checkJson(r).message as string, /noop file .*svc\.lock exists/);
     });
 
+    await t.step(
+      "-F: a noop file owned by another user does not make a failing check pass",
+      async () => {
+        const missing = ["check", "process", "-n", "-c 1: -C no-such-proc-xyz", "-S", "svc"];
+        const planted = join(dirs.lockDir, "svc-planted.lock");
+        await Deno.writeTextFile(planted, "");
+        await Deno.chown(planted, 65534, 65534); // nobody: any local user could have made it
+        const r = await run([...missing, "-F", planted]);
+        assert.equal(r.code, 2, "probed as usual: the process is missing " + r.stdout);
+        assert.match(
+          checkJson(r).message as string,
+          /noop file .*svc-planted\.lock ignored: it is owned by uid 65534, not root/,
+        );
+      },
+    );
+
     await t.step("a hung status probe is killed at probeTimeout: exit 3", async () => {
       await using hung = await installInitScript(uniqueName("pchang"), { hangStatus: true });
       const t0 = performance.now();
