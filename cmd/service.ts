@@ -7,7 +7,7 @@
  * through the promote/demote flags, and promote/demote are the key-watch handlers of the flags.
  */
 import { bool, globalFlags, parseArgv, str } from "../lib/args.ts";
-import { IdentityCache } from "../lib/cluster/resolve.ts";
+import { IdentityCache } from "../lib/cluster/facts.ts";
 import { type Ctx, type Io, makeContext } from "../lib/context.ts";
 import { describeError } from "../lib/errors.ts";
 import { Exit } from "../lib/exit_codes.ts";

@@ -4,7 +4,7 @@
  * a running switch, and this node's role. A table (colour only on a terminal) or JSON.
  */
 import { bool, globalFlags, parseArgv, str } from "../lib/args.ts";
-import { IdentityCache } from "../lib/cluster/resolve.ts";
+import { IdentityCache } from "../lib/cluster/facts.ts";
 import { type Io, makeContext } from "../lib/context.ts";
 import { UsageError } from "../lib/errors.ts";
 import { Exit } from "../lib/exit_codes.ts";
