@@ -3,7 +3,7 @@
  * and wiring. The check itself is lib/check/ (run.ts, plan.ts, probe.ts); its answer is one JSON
  * line and exit 0 passing, 1 warning, 2 critical, 3 unknown (lib/check/line.ts).
  */
-import { bool, globalFlags, parseArgv, type Parsed, required, str } from "../lib/args.ts";
+import { bool, type GlobalFlags, type Parsed, required, str } from "../lib/args.ts";
 import { type CheckArgs, type Kind, KINDS } from "../lib/check/args.ts";
 import { checkCode, renderCheck } from "../lib/check/line.ts";
 import { runCheck, unknownResult } from "../lib/check/run.ts";
@@ -99,16 +99,10 @@ export function parseCheckArgs(p: Parsed): CheckArgs {
 
 export const command: Command = {
   name: "check",
-  summary: "decide whether a local resource is in the state its cluster role wants (script check)",
   help,
+  options: OPTIONS,
   errorCode: Exit.UNKNOWN,
-  async run(argv: string[], io: Io): Promise<number> {
-    const p = parseArgv(argv, OPTIONS);
-    const g = globalFlags(p);
-    if (g.help) {
-      io.out(help);
-      return Exit.OK;
-    }
+  async run(p: Parsed, g: GlobalFlags, io: Io): Promise<number> {
     const a = parseCheckArgs(p);
     const result = unknownResult(a);
     const emit = (plan: string[] = []) => {

@@ -1,5 +1,5 @@
 /** `powerconsul config bootstrap|show|check`. */
-import { globalFlags, parseArgv, required } from "../lib/args.ts";
+import { type GlobalFlags, type Parsed, required } from "../lib/args.ts";
 import {
   bootstrapPath,
   type Config,
@@ -14,7 +14,7 @@ import { parseClusterDoc } from "../lib/cluster/doc.ts";
 import { clusterPrefixFor } from "../lib/cluster/facts.ts";
 import { sandboxLines } from "../lib/config_check.ts";
 import denoJson from "../deno.json" with { type: "json" };
-import type { Command } from "./mod.ts";
+import type { Command } from "../lib/command.ts";
 
 const help = `Usage: powerconsul config <bootstrap|show|check> [options]
 
@@ -30,15 +30,9 @@ Example: powerconsul config bootstrap -C '{"clusterKey":"cluster/prod","serviceF
 
 export const command: Command = {
   name: "config",
-  summary: "bootstrap, show or check the configuration",
   help,
-  async run(argv: string[], io: Io): Promise<number> {
-    const p = parseArgv(argv, { json: { type: "string", short: "C" } });
-    const g = globalFlags(p);
-    if (g.help) {
-      io.out(help);
-      return Exit.OK;
-    }
+  options: { json: { type: "string", short: "C" } },
+  async run(p: Parsed, g: GlobalFlags, io: Io): Promise<number> {
     const sub = p.positionals[0];
     switch (sub) {
       case "bootstrap": {
