@@ -2,9 +2,9 @@
 import assert from "node:assert/strict";
 import { DEFAULTS } from "../../../lib/config.ts";
 import type { Config } from "../../../lib/config.ts";
-import { b64encode } from "../../../lib/consul/client.ts";
+import { b64encode, type ConsulClient } from "../../../lib/consul/client.ts";
 import { parseKvSnapshot, type SnapshotStatement } from "../../../lib/cluster/snapshot.ts";
-import { SnapshotSource } from "../../../lib/triggers/source.ts";
+import { LiveSource, SnapshotSource } from "../../../lib/triggers/source.ts";
 
 const config = (over: Partial<Config> = {}): Config => ({
   ...structuredClone(DEFAULTS) as Config,
@@ -95,4 +95,30 @@ Deno.test("SnapshotSource.kv() returns the snapshot's values; null when missing"
   assert.equal(await src.localNode(), "n1");
   assert.equal(await src.datacenter(), "dc1");
   assert.equal(await src.checkStatus(), null);
+});
+
+Deno.test("LiveSource.role(): a standby with no active registered says so (not 'has not reported')", async () => {
+  const consul = {
+    agentSelf: () => Promise.resolve({ node: "s1", datacenter: "dc1" }),
+    kvGet: (key: string) =>
+      Promise.resolve({
+        key,
+        value: JSON.stringify({ active_nodes: ["a1"], standby_nodes: ["s1"] }),
+        modifyIndex: 3,
+        createIndex: 1,
+        lockIndex: 0,
+        flags: 0,
+        session: null,
+      }),
+    serviceHealth: () => Promise.resolve([]),
+    datacenters: () => Promise.resolve(["dc1"]),
+  } as unknown as ConsulClient;
+  const r = await new LiveSource(consul, config({ clusterKey: "cluster" })).role("web");
+  assert.equal(r.role, "secondary");
+  assert.equal(
+    r.why,
+    "node s1 is listed standby; no active instance is registered in the catalog: not taking " +
+      "over on an absence (register the service on the actives, or run start-primary)",
+  );
+  assert.equal(r.detail, r.why);
 });
