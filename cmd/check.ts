@@ -3,7 +3,7 @@
  * and wiring. The check itself is lib/check/ (run.ts, plan.ts, probe.ts); its answer is one JSON
  * line and exit 0 passing, 1 warning, 2 critical, 3 unknown (lib/check/line.ts).
  */
-import { bool, globalFlags, parseArgv, type Parsed, required, str } from "../lib/args.ts";
+import { bool, type GlobalFlags, type Parsed, required, str } from "../lib/args.ts";
 import { type CheckArgs, type Kind, KINDS } from "../lib/check/args.ts";
 import { checkCode, renderCheck } from "../lib/check/line.ts";
 import { runCheck, unknownResult } from "../lib/check/run.ts";
@@ -12,6 +12,7 @@ import { type Ctx, type Io, makeContext } from "../lib/context.ts";
 import { describeError, UsageError } from "../lib/errors.ts";
 import { Exit } from "../lib/exit_codes.ts";
 import { segment } from "../lib/names.ts";
+import { compilePattern } from "../lib/pattern.ts";
 
 const help =
   `Usage: powerconsul check <service|servicegroup|crontab|process> -S <consulService> [options]
@@ -86,9 +87,9 @@ export function parseCheckArgs(p: Parsed): CheckArgs {
   const pr = str(p, "procre");
   if (pr !== undefined && pr !== "") {
     try {
-      a.procRe = new RegExp(pr);
-    } catch {
-      throw new UsageError(`-R/--procre is not a valid regular expression: ${pr}`);
+      a.procRe = compilePattern(pr);
+    } catch (e) {
+      throw new UsageError(`-R/--procre: ${(e as Error).message.split("\n")[0]}`);
     }
   }
   const nf = str(p, "noopfile");
@@ -98,16 +99,10 @@ export function parseCheckArgs(p: Parsed): CheckArgs {
 
 export const command: Command = {
   name: "check",
-  summary: "decide whether a local resource is in the state its cluster role wants (script check)",
   help,
+  options: OPTIONS,
   errorCode: Exit.UNKNOWN,
-  async run(argv: string[], io: Io): Promise<number> {
-    const p = parseArgv(argv, OPTIONS);
-    const g = globalFlags(p);
-    if (g.help) {
-      io.out(help);
-      return Exit.OK;
-    }
+  async run(p: Parsed, g: GlobalFlags, io: Io): Promise<number> {
     const a = parseCheckArgs(p);
     const result = unknownResult(a);
     const emit = (plan: string[] = []) => {
@@ -117,7 +112,7 @@ export const command: Command = {
     };
     let ctx: Ctx;
     try {
-      ctx = await makeContext(io, g);
+      ctx = await makeContext(io, g, { deadline: "check" });
     } catch (e) {
       result.message = describeError(e);
       return emit();

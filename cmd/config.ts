@@ -1,5 +1,5 @@
 /** `powerconsul config bootstrap|show|check`. */
-import { globalFlags, parseArgv, required } from "../lib/args.ts";
+import { type GlobalFlags, type Parsed, required } from "../lib/args.ts";
 import {
   bootstrapPath,
   type Config,
@@ -11,9 +11,10 @@ import { type Io, makeContext } from "../lib/context.ts";
 import { ConfigError, describeError, UsageError } from "../lib/errors.ts";
 import { Exit } from "../lib/exit_codes.ts";
 import { parseClusterDoc } from "../lib/cluster/doc.ts";
+import { clusterPrefixFor } from "../lib/cluster/facts.ts";
 import { sandboxLines } from "../lib/config_check.ts";
 import denoJson from "../deno.json" with { type: "json" };
-import type { Command } from "./mod.ts";
+import type { Command } from "../lib/command.ts";
 
 const help = `Usage: powerconsul config <bootstrap|show|check> [options]
 
@@ -29,15 +30,9 @@ Example: powerconsul config bootstrap -C '{"clusterKey":"cluster/prod","serviceF
 
 export const command: Command = {
   name: "config",
-  summary: "bootstrap, show or check the configuration",
   help,
-  async run(argv: string[], io: Io): Promise<number> {
-    const p = parseArgv(argv, { json: { type: "string", short: "C" } });
-    const g = globalFlags(p);
-    if (g.help) {
-      io.out(help);
-      return Exit.OK;
-    }
+  options: { json: { type: "string", short: "C" } },
+  async run(p: Parsed, g: GlobalFlags, io: Io): Promise<number> {
     const sub = p.positionals[0];
     switch (sub) {
       case "bootstrap": {
@@ -105,13 +100,11 @@ export const command: Command = {
           line(false, describeError(e));
           return Exit.UNKNOWN;
         }
-        if (ctx.config.clusterKey) {
+        const prefix = clusterPrefixFor(ctx.config);
+        if (prefix !== null) {
           try {
-            const { entries } = await ctx.consul.kvList(ctx.config.clusterKey + "/");
-            line(
-              true,
-              `token can read ${ctx.config.clusterKey}/ (${entries.length} cluster documents)`,
-            );
+            const { entries } = await ctx.consul.kvList(prefix);
+            line(true, `token can read ${prefix} (${entries.length} cluster documents)`);
             for (const e of entries) {
               try {
                 parseClusterDoc(e.value ?? "");

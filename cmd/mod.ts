@@ -1,15 +1,14 @@
 /**
- * The command registry: name → lazily loaded handler. Handlers return an exit code and never
+ * The command registry: name → one-line summary (written here only) and a lazily loaded
+ * handler; lib/command.ts does the work every command shares. Handlers return an exit code and never
  * exit the process; anything they throw becomes one line on stderr and a defined code.
  */
 import { GLOBAL_OPTIONS } from "../lib/args.ts";
-import type { Command } from "../lib/command.ts";
+import { type Command, runCommand } from "../lib/command.ts";
 import type { Io } from "../lib/context.ts";
 import { describeError, PowerconsulError, UsageError } from "../lib/errors.ts";
 import { Exit } from "../lib/exit_codes.ts";
 import denoJson from "../deno.json" with { type: "json" };
-
-export type { Command } from "../lib/command.ts";
 
 type Loader = () => Promise<{ command: Command }>;
 
@@ -93,7 +92,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
       return Exit.OK;
     }
     io.err(topHelp());
-    io.err(argv.length === 0 ? "powerconsul: missing command\n" : "powerconsul: missing command\n");
+    io.err("powerconsul: missing command\n");
     return Exit.USAGE;
   }
   const name = argv[at]!;
@@ -106,7 +105,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
   let command: Command | undefined;
   try {
     command = (await entry.load()).command;
-    return await command.run(rest, io);
+    return await runCommand(command, rest, io);
   } catch (e) {
     if (e instanceof UsageError) {
       io.err(`powerconsul ${name}: ${e.message}\nRun 'powerconsul ${name} --help' for usage.\n`);

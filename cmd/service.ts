@@ -6,11 +6,10 @@
  * where the node's role allows them, start-primary moves the active role to this standby
  * through the promote/demote flags, and promote/demote are the key-watch handlers of the flags.
  */
-import { bool, globalFlags, parseArgv, str } from "../lib/args.ts";
-import { IdentityCache } from "../lib/cluster/resolve.ts";
+import { bool, type GlobalFlags, parseArgv, type Parsed, str } from "../lib/args.ts";
+import { IdentityCache } from "../lib/cluster/facts.ts";
 import { type Ctx, type Io, makeContext } from "../lib/context.ts";
 import { describeError } from "../lib/errors.ts";
-import { Exit } from "../lib/exit_codes.ts";
 import { readStates, sayer } from "../lib/service/actions.ts";
 import { handlerPorts, initiator, serviceExecutor } from "../lib/service/live.ts";
 import { parseServiceArgs, type ServiceArgs } from "../lib/service/plan.ts";
@@ -20,7 +19,7 @@ import { gatherStatus } from "../lib/status/view.ts";
 import { paintFor, renderTable } from "../lib/status/table.ts";
 import { startPrimary, startPrimaryAbort } from "../lib/service/switch.ts";
 import { handleSwitchKey } from "../lib/service/handler.ts";
-import type { Command } from "./mod.ts";
+import type { Command } from "../lib/command.ts";
 
 const help = `Usage: powerconsul service <name> <action> -S <consulService> [-s a,b] [-F <lockfile>]
 
@@ -64,7 +63,10 @@ const OPTIONS = {
 
 /** Parse argv into ServiceArgs (pure; exported for tests). */
 export function parseServiceArgv(argv: string[]): { args: ServiceArgs; json: boolean } {
-  const p = parseArgv(argv, OPTIONS);
+  return serviceArgs(parseArgv(argv, OPTIONS));
+}
+
+function serviceArgs(p: Parsed): { args: ServiceArgs; json: boolean } {
   const opts: Parameters<typeof parseServiceArgs>[1] = { abort: bool(p, "abort") };
   const S = str(p, "consulservice");
   if (S !== undefined) opts.consulService = S;
@@ -77,15 +79,10 @@ export function parseServiceArgv(argv: string[]): { args: ServiceArgs; json: boo
 
 export const command: Command = {
   name: "service",
-  summary: "cluster-aware start/stop/restart/status/start-primary for init scripts",
   help,
-  async run(argv: string[], io: Io): Promise<number> {
-    const g = globalFlags(parseArgv(argv, OPTIONS));
-    if (g.help) {
-      io.out(help);
-      return Exit.OK;
-    }
-    const { args: a, json } = parseServiceArgv(argv);
+  options: OPTIONS,
+  async run(p: Parsed, g: GlobalFlags, io: Io): Promise<number> {
+    const { args: a, json } = serviceArgs(p);
     const ctx = await makeContext(io, g);
     const log = ctx.logger(`service/${a.name}.log`, "service", a.consulService);
     const say = sayer(ctx, log);

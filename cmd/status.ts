@@ -3,8 +3,8 @@
  * (or one): mode, actives and standbys with their health, lock, pending promote/demote flags,
  * a running switch, and this node's role. A table (colour only on a terminal) or JSON.
  */
-import { bool, globalFlags, parseArgv, str } from "../lib/args.ts";
-import { IdentityCache } from "../lib/cluster/resolve.ts";
+import { bool, type GlobalFlags, type Parsed, str } from "../lib/args.ts";
+import { IdentityCache } from "../lib/cluster/facts.ts";
 import { type Io, makeContext } from "../lib/context.ts";
 import { UsageError } from "../lib/errors.ts";
 import { Exit } from "../lib/exit_codes.ts";
@@ -36,15 +36,9 @@ const OPTIONS = {
 
 export const command: Command = {
   name: "status",
-  summary: "show cluster documents, roles, health, locks and pending switches",
   help,
-  async run(argv: string[], io: Io): Promise<number> {
-    const p = parseArgv(argv, OPTIONS);
-    const g = globalFlags(p);
-    if (g.help) {
-      io.out(help);
-      return Exit.OK;
-    }
+  options: OPTIONS,
+  async run(p: Parsed, g: GlobalFlags, io: Io): Promise<number> {
     if (p.positionals.length > 0) throw new UsageError(`unexpected argument "${p.positionals[0]}"`);
     const S = str(p, "consulservice");
     if (S !== undefined && !/^[A-Za-z0-9@._:+-]+$/.test(S)) {

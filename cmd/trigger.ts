@@ -3,9 +3,10 @@
  * check's service, role and state; `powerconsul trigger reset [-S service]` — clear the
  * restart-storm state so a trigger past its burst limit acts again.
  */
-import { bool, globalFlags, parseArgv, type Parsed, required, str } from "../lib/args.ts";
+import { bool, type GlobalFlags, type Parsed, required, str } from "../lib/args.ts";
 import { type Io, makeContext } from "../lib/context.ts";
 import { UsageError } from "../lib/errors.ts";
+import { parseKvSnapshot } from "../lib/cluster/snapshot.ts";
 import { Exit } from "../lib/exit_codes.ts";
 import { segment } from "../lib/names.ts";
 import { Executor } from "../lib/plan/apply.ts";
@@ -13,12 +14,7 @@ import { liveEffects } from "../lib/plan/live.ts";
 import { triggerDeps } from "../lib/triggers/deps.ts";
 import { fire, type FireResult } from "../lib/triggers/fire.ts";
 import { limitSettings, TriggerLimiter } from "../lib/triggers/limit.ts";
-import {
-  LiveSource,
-  parseKvExport,
-  SnapshotSource,
-  type TriggerSource,
-} from "../lib/triggers/source.ts";
+import { LiveSource, SnapshotSource, type TriggerSource } from "../lib/triggers/source.ts";
 import {
   type HealthCheck,
   InputError,
@@ -26,7 +22,7 @@ import {
   TRIGGER_STATES,
   type TriggerState,
 } from "../lib/triggers/plan.ts";
-import type { Command } from "./mod.ts";
+import type { Command } from "../lib/command.ts";
 
 const help = `Usage: powerconsul trigger <warning|critical> -s '<health-check JSON>' [options]
        powerconsul trigger reset [-S <consulService>]
@@ -153,15 +149,9 @@ export function parseTriggerArgs(p: Parsed): TriggerArgs | ResetArgs {
 
 export const command: Command = {
   name: "trigger",
-  summary: "run the KV action for one check's service, role and state",
   help,
-  async run(argv: string[], io: Io): Promise<number> {
-    const p = parseArgv(argv, OPTIONS);
-    const g = globalFlags(p);
-    if (g.help) {
-      io.out(help);
-      return Exit.OK;
-    }
+  options: OPTIONS,
+  async run(p: Parsed, g: GlobalFlags, io: Io): Promise<number> {
     const a = parseTriggerArgs(p);
     if (a.mode === "reset") return await reset(a, io, g);
     const ctx = await makeContext(io, g, { configRequired: a.snapshot === undefined });
@@ -172,8 +162,13 @@ export const command: Command = {
       }
       const text = a.snapshot === "-" ? await io.readStdin() : await readSnapshot(a.snapshot);
       if (text === null) throw new UsageError("--kv-snapshot -: stdin is a terminal");
-      const kv = parseKvExport(text, a.snapshot === "-" ? "stdin" : a.snapshot);
-      source = new SnapshotSource(kv, ctx.config, ctx.config.nodeName, a.dc ?? "", a.actives);
+      const kv = parseKvSnapshot(text, a.snapshot === "-" ? "stdin" : a.snapshot);
+      const stated = {
+        node: ctx.config.nodeName,
+        datacenter: a.dc ?? "",
+        ...(a.actives === undefined ? {} : { actives: a.actives }),
+      };
+      source = new SnapshotSource(kv, ctx.config, stated);
     } else {
       source = new LiveSource(ctx.consul, ctx.config);
     }
@@ -212,7 +207,7 @@ function report(io: Io, r: FireResult, format: "json" | "text") {
   io.out(`trigger: ${r.message}\n`);
 }
 
-async function reset(a: ResetArgs, io: Io, g: ReturnType<typeof globalFlags>): Promise<number> {
+async function reset(a: ResetArgs, io: Io, g: GlobalFlags): Promise<number> {
   const ctx = await makeContext(io, g);
   const limiter = new TriggerLimiter(ctx.config.logDir, limitSettings(ctx.config), {
     warn: (m) => io.err(`powerconsul: warning: ${m}\n`),

@@ -9,16 +9,16 @@
  * concurrently, each isolated from the others' failures. Exit 0 once valid input was handled:
  * the agent logs a failing handler and never retries it, and `consul watch` dies on one.
  */
-import { globalFlags, parseArgv, type Parsed } from "../lib/args.ts";
+import type { GlobalFlags, Parsed } from "../lib/args.ts";
 import { type Io, makeContext } from "../lib/context.ts";
 import { describeError, UsageError } from "../lib/errors.ts";
 import { Exit } from "../lib/exit_codes.ts";
 import { fire, type FireResult } from "../lib/triggers/fire.ts";
-import { stdinDeadlineMs, triggerDeps } from "../lib/triggers/deps.ts";
+import { triggerDeps } from "../lib/triggers/deps.ts";
 import { type HealthCheck, TRIGGER_STATES, type TriggerState } from "../lib/triggers/plan.ts";
 import { LiveSource } from "../lib/triggers/source.ts";
-import { parseWatchInput, pool, readWithin, selectLocal } from "../lib/triggers/watch_input.ts";
-import type { Command } from "./mod.ts";
+import { parseWatchInput, pool, readPayload, selectLocal } from "../lib/triggers/watch_input.ts";
+import type { Command } from "../lib/command.ts";
 
 const help = `Usage: powerconsul watch <warning|critical> [options]
 
@@ -57,15 +57,9 @@ export function parseWatchArgs(p: Parsed): TriggerState {
 
 export const command: Command = {
   name: "watch",
-  summary: "handle a Consul checks watch: fire triggers for this node's checks (watch handler)",
   help,
-  async run(argv: string[], io: Io): Promise<number> {
-    const p = parseArgv(argv, {});
-    const g = globalFlags(p);
-    if (g.help) {
-      io.out(help);
-      return Exit.OK;
-    }
+  options: {},
+  async run(p: Parsed, g: GlobalFlags, io: Io): Promise<number> {
     const state = parseWatchArgs(p);
     const ctx = await makeContext(io, g);
     const wlog = g.dryRun ? undefined : ctx.logger(`watch/${state}.log`, "watch", "-");
@@ -74,7 +68,7 @@ export const command: Command = {
     const started = performance.now();
     let checks: HealthCheck[];
     try {
-      checks = parseWatchInput(await readWithin(io.readStdin(), stdinDeadlineMs(ctx.config)));
+      checks = parseWatchInput(await readPayload(ctx));
     } catch (e) {
       wlog?.error(`invalid input, nothing fired: ${describeError(e)}`);
       throw e;

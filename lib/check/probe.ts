@@ -8,6 +8,7 @@ import { fromFileUrl } from "../paths.ts";
 import { probeCrontab } from "../probes/crontab.ts";
 import { findTask, probeProcs, readProcessTable } from "../probes/procs.ts";
 import { probeService } from "../probes/service.ts";
+import { inspectNoopFile } from "../sys/lockfile.ts";
 import type { Runner } from "../sys/runner.ts";
 import type { CheckArgs } from "./args.ts";
 import type { Probed } from "./plan.ts";
@@ -49,18 +50,36 @@ export async function startProbe(
   }
 }
 
+/** What -F's noop file says: the passing message when it holds, a note when it is ignored. */
+export interface NoopVerdict {
+  /** The check's message when the file holds the check at passing; null otherwise. */
+  holds: string | null;
+  /** Why a file that is there does not count (foreign owner, symlink, stale holder); else null. */
+  note: string | null;
+}
+
 /**
- * -F: whether the noop file holds the check at passing (maintenance under way); the message
- * when it does, null when it does not. The one place that judges a noop file.
+ * -F: whether the noop file holds the check at passing (maintenance under way). Only a file
+ * lib/sys/lockfile.ts honours counts; a foreign or stale one is ignored and the check probes as
+ * usual, with the note in its message. Runs `ps` (a holder's start time), so it is called
+ * before a dry run gives up the run permission.
  */
-export async function noopFileHolds(path: string): Promise<string | null> {
+export async function noopFileHolds(path: string): Promise<NoopVerdict> {
+  let seen;
   try {
-    await Deno.stat(path);
+    seen = await inspectNoopFile(path);
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return null;
     throw new Error(`cannot check noop file ${path}: ${describeError(e)}`);
   }
-  return `noop file ${path} exists (maintenance under way): passing without probing`;
+  switch (seen.state) {
+    case "absent":
+      return { holds: null, note: null };
+    case "honoured":
+      return { holds: `${seen.note}: passing without probing`, note: null };
+    case "foreign":
+    case "stale":
+      return { holds: null, note: seen.note };
+  }
 }
 
 /** -P/-R: a process line that holds the check at passing (a task in progress); the message. */

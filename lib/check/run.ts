@@ -55,8 +55,10 @@ export async function runCheck(
   if (opts.dropRun) exOpts.dropRun = opts.dropRun;
   const ex = new Executor(liveEffects(ctx.consul, ctx.runner), exOpts);
   // Overrides first: they need no Consul and must work while the agent is busy or restarting.
-  const held = (a.noopFile ? await noopFileHolds(a.noopFile) : null) ??
-    await taskHolds(ctx.runner, ctx.config, a);
+  const notes: string[] = [];
+  const noop = a.noopFile ? await noopFileHolds(a.noopFile) : { holds: null, note: null };
+  if (noop.note) notes.push(noop.note);
+  const held = noop.holds ?? await taskHolds(ctx.runner, ctx.config, a);
   if (held) {
     result.state = "passing";
     result.message = held;
@@ -83,7 +85,6 @@ export async function runCheck(
   }
   if (viewR.status === "rejected") throw viewR.reason;
   let view = viewR.value;
-  const notes: string[] = [];
   // The local resource's state is known before anything is written: a probe that fails (hung
   // and killed at probeTimeout, plugin error) makes the check unknown, and unknown state is
   // never acted on — no -U flip, no lock clear.

@@ -28,6 +28,11 @@ export function clusterKeyFor(config: Config, consulService: string): string | n
   return config.clusterKey ? kvPath(config.clusterKey, ["Consul service", consulService]) : null;
 }
 
+/** The KV prefix every cluster document sits under ("<clusterKey>/"), or null without one. */
+export function clusterPrefixFor(config: Config): string | null {
+  return config.clusterKey ? `${kvPath(config.clusterKey)}/` : null;
+}
+
 /** Lazily fetched agent identity: --node/nodeName beat the agent's own name. */
 export class IdentityCache {
   #self?: Promise<{ node: string; datacenter: string }>;

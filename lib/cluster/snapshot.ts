@@ -8,7 +8,7 @@ import { b64decode, type KvEntry } from "../consul/client.ts";
 import { PowerconsulError, UsageError } from "../errors.ts";
 import { Exit } from "../exit_codes.ts";
 import { parseClusterDoc } from "./doc.ts";
-import { type ClusterFacts, clusterKeyFor } from "./facts.ts";
+import { type ClusterFacts, clusterKeyFor, clusterPrefixFor } from "./facts.ts";
 import type { Instance } from "./health.ts";
 
 /** A snapshot that cannot be read: one line, exit 1 (bad input). */
@@ -140,7 +140,7 @@ export class SnapshotFacts implements ClusterFacts {
     })));
   }
   *#docs() {
-    const prefix = this.config.clusterKey ? `${this.config.clusterKey}/` : null;
+    const prefix = clusterPrefixFor(this.config);
     if (prefix === null) return;
     for (const key of this.kv.keys()) {
       if (!key.startsWith(prefix)) continue;

@@ -4,7 +4,9 @@
  */
 import { toInstance } from "../cluster/health.ts";
 import { compileFilter } from "../cluster/role.ts";
-import { casClusterDoc, IdentityCache, resolveCluster } from "../cluster/resolve.ts";
+import { IdentityCache, LiveFacts } from "../cluster/facts.ts";
+import { type ClusterView, readClusterView } from "../cluster/view.ts";
+import { casClusterDoc } from "../cluster/write.ts";
 import type { Ctx } from "../context.ts";
 import { describeError } from "../errors.ts";
 import type { Logger } from "../log.ts";
@@ -36,8 +38,12 @@ export function handlerPorts(ctx: Ctx, a: ServiceArgs, id: IdentityCache): Handl
     inspectLock: (path) => inspectNoopFile(path),
     readStates: (services) => readStates(ctx, services),
     async role() {
-      const view = await resolveCluster(ctx.consul, ctx.config, a.consulService, id);
-      const active = view.placement.kind !== "standby";
+      const view = await readClusterView(
+        new LiveFacts(ctx.consul, id),
+        ctx.config,
+        a.consulService,
+      );
+      const active = view.decision.role !== "secondary";
       return { active, reason: active ? view.decision.reason : view.placement.reason };
     },
     describeError,
@@ -53,9 +59,10 @@ export async function initiator(
 ): Promise<{ ports: InitiatorPorts; ex: Executor }> {
   const consul = ctx.consul;
   const id = new IdentityCache(consul, ctx.config);
-  let view: Awaited<ReturnType<typeof resolveCluster>> | null = null;
+  let view: ClusterView | null = null;
   const ports: InitiatorPorts = {
-    view: async () => view = await resolveCluster(consul, ctx.config, a.consulService, id),
+    view: async () =>
+      view = await readClusterView(new LiveFacts(consul, id), ctx.config, a.consulService),
     node: () => id.node(),
     here: () => id.datacenter(),
     datacenters: () => consul.datacenters(),

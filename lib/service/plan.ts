@@ -30,15 +30,16 @@ export interface Gate {
  *   active node and an all-active cluster refuse.
  */
 export function gate(action: "start" | "stop" | "restart", name: string, d: Decision): Gate {
-  const standalone = d.role === "standalone";
+  const standalone = d.stance === "standalone";
+  // a standby in any state (acting as primary, waiting, or with an active passing)
   const standby = d.role === "secondary";
   if (action === "start" || action === "restart") {
-    if (d.expects) {
+    if (d.actsAs !== "secondary") {
       return {
         allowed: true,
         reason: standalone
           ? "standalone (no cluster document)"
-          : d.actingPrimary
+          : d.stance === "secondary-acting-primary"
           ? "standby acting as primary (no active instance passing)"
           : "this node is active",
       };

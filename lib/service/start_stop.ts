@@ -3,7 +3,8 @@
  * before anything is touched), then the planned steps through the executor, which performs them
  * or, for --dry-run, prints them.
  */
-import { IdentityCache, resolveCluster } from "../cluster/resolve.ts";
+import { IdentityCache, LiveFacts } from "../cluster/facts.ts";
+import { readClusterView } from "../cluster/view.ts";
 import type { Ctx } from "../context.ts";
 import { describeError } from "../errors.ts";
 import { Exit } from "../exit_codes.ts";
@@ -39,12 +40,8 @@ export async function startStop(
 ): Promise<number> {
   let view;
   try {
-    view = await resolveCluster(
-      ctx.consul,
-      ctx.config,
-      a.consulService,
-      new IdentityCache(ctx.consul, ctx.config),
-    );
+    const facts = new LiveFacts(ctx.consul, new IdentityCache(ctx.consul, ctx.config));
+    view = await readClusterView(facts, ctx.config, a.consulService);
   } catch (e) {
     const line = `${action} ${a.name}: refused: cluster state unknown (${
       describeError(e)

@@ -16,7 +16,7 @@
  * them for --dry-run. Reads come through `InitiatorPorts`, so unit tests use fakes.
  */
 import { docText, sameDoc, withRoles } from "../cluster/doc.ts";
-import type { ClusterView } from "../cluster/resolve.ts";
+import type { ClusterView } from "../cluster/view.ts";
 import { Exit } from "../exit_codes.ts";
 import type { Executor, Outcome } from "../plan/apply.ts";
 import type { Say } from "./actions.ts";

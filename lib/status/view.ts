@@ -6,7 +6,12 @@
  */
 import { triggerLimitReached } from "../triggers/limit.ts";
 import { type ClusterDoc, type Group, parseClusterDoc, selectGroup } from "../cluster/doc.ts";
-import { clusterKeyFor, type IdentityCache, LiveFacts } from "../cluster/facts.ts";
+import {
+  clusterKeyFor,
+  clusterPrefixFor,
+  type IdentityCache,
+  LiveFacts,
+} from "../cluster/facts.ts";
 import type { Instance } from "../cluster/health.ts";
 import { compileFilter } from "../cluster/role.ts";
 import { readClusterView } from "../cluster/view.ts";
@@ -198,13 +203,13 @@ export async function gatherStatus(
   const [node, datacenter] = await Promise.all([opts.id.node(), opts.id.datacenter()]);
   const report: StatusReport = { node, datacenter, clusterKey: config.clusterKey, services: [] };
   let docs: { service: string; entry: KvEntry | null }[];
-  if (config.clusterKey === null) {
+  const prefix = clusterPrefixFor(config);
+  if (prefix === null) {
     docs = opts.consulService ? [{ service: opts.consulService, entry: null }] : [];
   } else if (opts.consulService) {
     const key = clusterKeyFor(config, opts.consulService)!;
     docs = [{ service: opts.consulService, entry: await consul.kvGet(key) }];
   } else {
-    const prefix = `${config.clusterKey}/`;
     const { entries } = await consul.kvList(prefix);
     docs = entries
       .filter((e) => e.key.length > prefix.length && !e.key.endsWith("/"))

@@ -256,23 +256,38 @@ export async function createLockFile(path: string, record: LockRecord): Promise<
   await ensureLockDir(path);
   let tookOver: NoopInspection | null = null;
   for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const f = await Deno.open(path, { write: true, createNew: true, mode: 0o600 });
-      try {
-        await f.write(new TextEncoder().encode(lockText(record)));
-      } finally {
-        f.close();
-      }
-      return { created: true, tookOver };
-    } catch (e) {
-      if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
-    }
+    if (await placeLockFile(path, record)) return { created: true, tookOver };
     const existing = await inspectNoopFile(path);
     if (existing.state !== "stale" || attempt > 0) return { created: false, existing };
     tookOver = existing;
     await removeLockFile(path);
   }
   return { created: false, existing: await inspectNoopFile(path) };
+}
+
+/**
+ * Put the record at `path` in one step, so the file never exists without its holder (a process
+ * killed half-way must not leave an empty file that reads as maintenance for ever): written to
+ * a fresh sibling first (created exclusively), then hard-linked into place — link() fails when
+ * the path exists and never follows a symlink there. false when something is already there.
+ */
+async function placeLockFile(path: string, record: LockRecord): Promise<boolean> {
+  const draft = `${path}.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.new`;
+  const f = await Deno.open(draft, { write: true, createNew: true, mode: 0o600 });
+  try {
+    try {
+      await f.write(new TextEncoder().encode(lockText(record)));
+    } finally {
+      f.close();
+    }
+    await Deno.link(draft, path);
+    return true;
+  } catch (e) {
+    if (e instanceof Deno.errors.AlreadyExists) return false;
+    throw e;
+  } finally {
+    await Deno.remove(draft).catch(() => {});
+  }
 }
 
 /** Remove a lock file (a symlink in its place is removed itself, never its target). */

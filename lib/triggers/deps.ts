@@ -1,8 +1,4 @@
-/**
- * The dependencies of fire() for a command's context, shared by `trigger` and `watch`, and the
- * one deadline for reading a watch payload from stdin.
- */
-import type { Config } from "../config.ts";
+/** The dependencies of fire() for a command's context, shared by `trigger` and `watch`. */
 import type { Ctx } from "../context.ts";
 import { liveEffects } from "../plan/live.ts";
 import type { FireDeps } from "./fire.ts";
@@ -33,13 +29,4 @@ export function triggerDeps(
     warn,
     format: ctx.flags.output ?? "text",
   };
-}
-
-/**
- * How long the watch waits for its payload on stdin. Consul writes the payload at once and
- * closes the pipe; a handler that never gets EOF must not hang for good. One place, so an
- * overall per-command deadline can take over here.
- */
-export function stdinDeadlineMs(config: Config): number {
-  return Math.max(1, config.httpTimeout) * 2 * 1000;
 }

@@ -1,34 +1,24 @@
 /**
- * The watch handler's input, all pure but the stdin deadline: validate the whole payload a
+ * The watch handler's input, all pure but the stdin read: validate the whole payload a
  * Consul checks watch sends, and keep this node's service checks in the watched state.
  */
+import type { Ctx } from "../context.ts";
 import { type HealthCheck, InputError, parseHealthCheck } from "./plan.ts";
 
 /**
- * Wait for `read` at most `ms`; past it, an InputError (nothing is fired on a payload that
- * never ended). The timer is cleared either way.
+ * The payload on stdin, read under the command's deadline: a payload that never ends is an
+ * InputError (nothing is fired), never a handler that hangs (Consul gives handlers no timeout).
  */
-export async function readWithin(
-  read: Promise<string | null>,
-  ms: number,
-): Promise<string | null> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () =>
-        reject(
-          new InputError(
-            `stdin did not end within ${ms / 1000}s: expected the JSON array a Consul checks ` +
-              `watch sends (and then end of input)`,
-          ),
-        ),
-      ms,
-    );
-  });
+export async function readPayload(ctx: Pick<Ctx, "io" | "deadline">): Promise<string | null> {
+  const signal = ctx.deadline.signal();
   try {
-    return await Promise.race([read, late]);
-  } finally {
-    clearTimeout(timer);
+    return await ctx.io.readStdin({ signal });
+  } catch (e) {
+    if (!signal.aborted) throw new InputError(`cannot read stdin: ${(e as Error).message}`);
+    throw new InputError(
+      `stdin did not end within ${ctx.deadline.describe()}: expected the JSON array a Consul ` +
+        `checks watch sends (and then end of input)`,
+    );
   }
 }
 

@@ -22,6 +22,7 @@ Deno.test("parseCheckArgs() validates before any request", async (t) => {
     "missing -u": ["crontab", "-S", "x"],
     "missing -n": ["process", "-S", "x"],
     "bad regex": ["service", "-s", "a", "-S", "x", "-R", "("],
+    "catastrophic regex": ["service", "-s", "a", "-S", "x", "-R", "(a+)+$"],
     "-S climbing out of its prefix": ["service", "-s", "a", "-S", "../x"],
     "-S a dot segment": ["process", "-n", "-c 1:", "-S", ".."],
     "-S empty": ["service", "-s", "a", "-S", ""],

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { command } from "../../cmd/config.ts";
+import { runCommand } from "../../lib/command.ts";
 import type { Io } from "../../lib/context.ts";
 import { envFrom } from "../../lib/env.ts";
 
@@ -24,7 +25,7 @@ Deno.test("config show: a key named after an Object member is an unknown key, ne
     await Deno.writeTextFile(path, `{"toString": 1, "constructor": 2, "clusterKey": "c"}`);
     for (const output of ["text", "json"]) {
       const f = fakeIo();
-      const code = await command.run(["show", "--config", path, "--output", output], f.io);
+      const code = await runCommand(command, ["show", "--config", path, "--output", output], f.io);
       assert.equal(code, 0);
       const text = f.out.join("");
       assert.doesNotMatch(text, /function|toString|constructor/, text);
@@ -43,7 +44,7 @@ Deno.test("config show: a named config that is missing fails; no other config is
     const missing = join(dir, "nope.json");
     const f = fakeIo({ HOME: dir, POWERCONSUL_CONFIG: missing });
     await assert.rejects(
-      command.run(["show"], f.io),
+      runCommand(command, ["show"], f.io),
       (e: unknown) => e instanceof Error && e.message.includes(missing),
     );
     assert.doesNotMatch(f.out.join(""), /fallback/);

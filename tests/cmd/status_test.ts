@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { command } from "../../cmd/status.ts";
+import { runCommand } from "../../lib/command.ts";
 import type { Io } from "../../lib/context.ts";
 import { UsageError } from "../../lib/errors.ts";
 
@@ -17,13 +18,13 @@ const io = (): Io & { text: string[] } => {
 
 Deno.test("status: -S is one key segment, refused before any request", async () => {
   for (const bad of ["..", ".", "a/b", "a b"]) {
-    await assert.rejects(command.run(["-S", bad], io()), UsageError, bad);
+    await assert.rejects(runCommand(command, ["-S", bad], io()), UsageError, bad);
   }
-  await assert.rejects(command.run(["extra"], io()), /unexpected argument "extra"/);
+  await assert.rejects(runCommand(command, ["extra"], io()), /unexpected argument "extra"/);
 });
 
 Deno.test("status --help prints the help and nothing else", async () => {
   const o = io();
-  assert.equal(await command.run(["--help"], o), 0);
+  assert.equal(await runCommand(command, ["--help"], o), 0);
   assert.deepEqual(o.text, [command.help]);
 });

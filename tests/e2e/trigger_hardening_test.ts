@@ -221,7 +221,14 @@ agentTest(
     await using dirs = await sandboxDirs("hrd-stdin");
     await using cluster = await startCluster();
     const agent = cluster.server;
-    const config = await writeConfig(dirs.configDir, { logDir: dirs.logDir, httpTimeout: 1 });
+    // the watch's whole deadline is 2s: stdin is read under it
+    const config = await writeConfig(dirs.configDir, {
+      logDir: dirs.logDir,
+      httpTimeout: 1,
+      commandDeadline: 2,
+      triggerTimeout: 2,
+      switchTimeout: 2,
+    });
     const child = new Deno.Command(LAUNCHER, {
       args: ["watch", "critical", "--config", config],
       env: { POWERCONSUL_NET: cluster.netAllow, CONSUL_HTTP_ADDR: agent.httpAddr },

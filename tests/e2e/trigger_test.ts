@@ -451,6 +451,7 @@ agentTest(
 import { dropRunPermission } from ${lib("context.ts")};
 import { fire } from ${lib("triggers/fire.ts")};
 import { SnapshotSource } from ${lib("triggers/source.ts")};
+import { parseKvSnapshot } from ${lib("cluster/snapshot.ts")};
 import { liveEffects } from ${lib("plan/live.ts")};
 import { limitSettings, TriggerLimiter } from ${lib("triggers/limit.ts")};
 import { DEFAULTS } from ${lib("config.ts")};
@@ -465,13 +466,16 @@ for (const [name, value] of [
   ["command", "/usr/bin/touch ${marker}"],
   ["script", "#!/bin/bash\\ntouch ${marker}\\n"],
 ]) {
-  const kv = new Map([["triggers/web/standalone/critical", value]]);
+  const kv = parseKvSnapshot(
+    JSON.stringify([{ key: "triggers/web/standalone/critical", flags: 0, value: b64encode(value) }]),
+    "fixture",
+  );
   const r = await fire(
     { Node: "n1", ServiceName: "web", CheckID: name, Status: "critical", Output: "x", ServiceID: "", Name: "" },
     "critical",
     {
       config,
-      source: new SnapshotSource(kv, config, "n1", "dc1", undefined),
+      source: new SnapshotSource(kv, config, { node: "n1", datacenter: "dc1" }),
       effects: liveEffects({}, denoRunner),
       limiter: new TriggerLimiter(config.logDir, { ...limitSettings(config), cooldownMs: 0 }),
       dryRun: false,

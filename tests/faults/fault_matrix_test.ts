@@ -1,4 +1,4 @@
-// Fault matrix (issue 7, SPEC §10): every command facing an agent that is down, dies midway, is
+// Fault matrix: every command facing an agent that is down, dies midway, is
 // slow or stalled, denies by ACL, or has no server; a log root that is full or read-only; a
 // probe that hangs. Each case: an exit code from the defined set, one clear message, no action
 // run, no KV write, no tag change (unless the case says otherwise), and a control showing the

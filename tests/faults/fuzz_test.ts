@@ -1,4 +1,4 @@
-// Fuzz (issue 7, SPEC §10.5): generated and mutated cluster documents, trigger values, watch
+// Fuzz: generated and mutated cluster documents, trigger values, watch
 // payloads and command lines. Pure functions must fail only with their own error class; the CLI
 // must answer with a defined exit code and never a stack trace, and never write KV on invalid
 // input. Seeded and reproducible: the seed is printed with every failure, and

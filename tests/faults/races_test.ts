@@ -1,4 +1,4 @@
-// Races (issue 7, SPEC §10.2): standbys flipping the same document at the same moment, two
+// Races: standbys flipping the same document at the same moment, two
 // operators switching roles at once, and a -U flip landing in the middle of a start-primary.
 // Every cluster-document write is check-and-set; a lost race is reported, never retried blindly.
 import assert from "node:assert/strict";

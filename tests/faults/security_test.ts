@@ -1,4 +1,4 @@
-// Security (issue 7, SPEC §10.4): trigger actions and probes never run through a shell; nothing
+// Security: trigger actions and probes never run through a shell; nothing
 // written to world-writable directories; the config written 0600; the ACL token never in logs,
 // output, or the arguments of anything powerconsul starts; --dry-run executes nothing.
 import assert from "node:assert/strict";
@@ -393,7 +393,7 @@ find /tmp /var/tmp /dev/shm -mindepth 1 -print
     }
 
     // A #! script gets @VARs as text: a payload value (the check ID) with shell syntax must never
-    // reach the script's shell (SPEC §10.4); the planner refuses to paste it.
+    // reach the script's shell; the planner refuses to paste it.
     await step("a #!/bin/sh trigger using @CHECK never runs a $(…) from the check ID", async () => {
       await kvPut(agent, key, `#!/bin/sh\necho "check @CHECK"\n`);
       const r = await run(["trigger", "critical", "-s", hc({ CheckID: `$(${touch("script")})` })]);

@@ -12,16 +12,27 @@ const args = (over: Partial<CheckArgs>): CheckArgs => ({
   ...over,
 });
 
-Deno.test("noopFileHolds(): passing while the file exists, nothing when it does not", async () => {
+Deno.test("noopFileHolds(): a root-owned file holds; a foreign one or a symlink is ignored with a note", async () => {
   const dir = await Deno.makeTempDir();
   try {
     const path = `${dir}/web.lock`;
-    assert.equal(await noopFileHolds(path), null);
+    assert.deepEqual(await noopFileHolds(path), { holds: null, note: null });
     await Deno.writeTextFile(path, "");
-    assert.equal(
-      await noopFileHolds(path),
-      `noop file ${path} exists (maintenance under way): passing without probing`,
-    );
+    assert.deepEqual(await noopFileHolds(path), {
+      holds: `noop file ${path} exists (maintenance under way): passing without probing`,
+      note: null,
+    });
+    await Deno.chown(path, 65534, 65534);
+    assert.deepEqual(await noopFileHolds(path), {
+      holds: null,
+      note: `noop file ${path} ignored: it is owned by uid 65534, not root`,
+    });
+    const link = `${dir}/link.lock`;
+    await Deno.symlink(path, link);
+    assert.deepEqual(await noopFileHolds(link), {
+      holds: null,
+      note: `noop file ${link} ignored: it is a symlink`,
+    });
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { clusterKeyFor, IdentityCache } from "../../../lib/cluster/facts.ts";
+import { clusterKeyFor, clusterPrefixFor, IdentityCache } from "../../../lib/cluster/facts.ts";
 import { UsageError } from "../../../lib/errors.ts";
 import { config } from "../../_support/cluster.ts";
 
@@ -10,6 +10,13 @@ Deno.test("clusterKeyFor() is <clusterKey>/<service>, or null without clusterKey
   for (const bad of ["..", ".", "../service/evil", ""]) {
     assert.throws(() => clusterKeyFor(config({ clusterKey: "cluster" }), bad), UsageError, bad);
   }
+});
+
+Deno.test("clusterPrefixFor() is the listing prefix of the documents, built like their keys", () => {
+  assert.equal(clusterPrefixFor(config({ clusterKey: "cluster/prod" })), "cluster/prod/");
+  assert.equal(clusterPrefixFor(config({ clusterKey: "/cluster//prod/" })), "cluster/prod/");
+  assert.equal(clusterPrefixFor(config()), null);
+  assert.throws(() => clusterPrefixFor(config({ clusterKey: "cluster/../service" })), UsageError);
 });
 
 Deno.test("IdentityCache: nodeName beats the hint, the hint beats the agent, one agent read", async () => {

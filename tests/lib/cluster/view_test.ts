@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { LiveFacts } from "../../../lib/cluster/facts.ts";
+import { IdentityCache, LiveFacts } from "../../../lib/cluster/facts.ts";
+import type { ConsulClient } from "../../../lib/consul/client.ts";
 import { parseKvSnapshot, SnapshotFacts } from "../../../lib/cluster/snapshot.ts";
 import { readClusterView } from "../../../lib/cluster/view.ts";
 import { b64encode } from "../../../lib/consul/client.ts";
@@ -190,4 +191,38 @@ Deno.test("LiveFacts reads health through the one health rule", async () => {
   const [i] = await facts.serviceHealth("web");
   assert.equal(i!.passing, false);
   assert.deepEqual(i!.failing, ["serfHealth=critical"]);
+});
+
+Deno.test("readClusterView() over LiveFacts reads the live agent's answers", async () => {
+  const doc = JSON.stringify({ active_nodes: ["a1"], standby_nodes: ["s1"] });
+  const consul = {
+    kvGet: (key: string) =>
+      Promise.resolve({
+        key,
+        value: doc,
+        modifyIndex: 3,
+        createIndex: 1,
+        lockIndex: 0,
+        flags: 0,
+        session: null,
+      }),
+    serviceHealth: () =>
+      Promise.resolve([{
+        Node: { Node: "a1", Address: "", Datacenter: "dc1" },
+        Service: { ID: "web", Service: "web", Tags: null },
+        Checks: [],
+      }]),
+    agentSelf: () => Promise.resolve({ node: "s1", datacenter: "dc1" }),
+  } as unknown as ConsulClient;
+  const cfg = config({ clusterKey: "cluster" });
+  const v = await readClusterView(
+    new LiveFacts(consul, new IdentityCache(consul, cfg)),
+    cfg,
+    "web",
+  );
+  assert.equal(v.node, "s1");
+  assert.equal(
+    v.decision.reason,
+    "node s1 is listed standby; an active instance is passing (a1:passing)",
+  );
 });

@@ -2,7 +2,7 @@
 // injected clock: milliseconds, no agent.
 import assert from "node:assert/strict";
 import { parseClusterDoc } from "../../../lib/cluster/doc.ts";
-import type { ClusterView } from "../../../lib/cluster/resolve.ts";
+import type { ClusterView } from "../../../lib/cluster/view.ts";
 import { decide, place } from "../../../lib/cluster/role.ts";
 import { type Effects, Executor } from "../../../lib/plan/apply.ts";
 import { describeStep as describe } from "../../../lib/plan/step.ts";

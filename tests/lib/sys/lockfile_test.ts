@@ -137,6 +137,10 @@ Deno.test({
       const over = await createLockFile(path, rec({ holder: await selfHolder() }));
       assert.equal(over.created, true);
       assert.equal(over.created && over.tookOver?.state, "stale");
+      // the record is written aside and linked into place: no draft is ever left behind
+      const names = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+      assert.deepEqual(names, ["precious", "web.lock"]);
+      assert.equal((await inspectNoopFile(path)).record?.holder?.pid, Deno.pid);
 
       // a directory others can write is refused before anything is created
       const open = await Deno.makeTempDir();

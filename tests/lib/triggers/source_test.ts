@@ -1,98 +1,124 @@
-// Where a trigger's facts come from: KV snapshots and the role sentence.
+// Where a trigger's facts come from: a KV snapshot read through the one cluster view.
 import assert from "node:assert/strict";
 import { DEFAULTS } from "../../../lib/config.ts";
 import type { Config } from "../../../lib/config.ts";
-import { b64encode } from "../../../lib/consul/client.ts";
-import { parseKvExport, roleWhy, SnapshotSource } from "../../../lib/triggers/source.ts";
-import { decide, place } from "../../../lib/cluster/role.ts";
-import { parseClusterDoc } from "../../../lib/cluster/doc.ts";
+import { b64encode, type ConsulClient } from "../../../lib/consul/client.ts";
+import { parseKvSnapshot, type SnapshotStatement } from "../../../lib/cluster/snapshot.ts";
+import { LiveSource, SnapshotSource } from "../../../lib/triggers/source.ts";
 
 const config = (over: Partial<Config> = {}): Config => ({
   ...structuredClone(DEFAULTS) as Config,
   ...over,
 });
 
-Deno.test("parseKvExport() decodes consul kv export JSON and names bad entries", () => {
-  const m = parseKvExport(
-    JSON.stringify([
-      { key: "a", flags: 0, value: b64encode("héllo") },
-      { key: "b", flags: 0, value: "" },
-    ]),
+const snap = (entries: Record<string, string>) =>
+  parseKvSnapshot(
+    JSON.stringify(
+      Object.entries(entries).map(([key, v]) => ({ key, flags: 0, value: b64encode(v) })),
+    ),
     "snap",
   );
-  assert.equal(m.get("a"), "héllo");
-  assert.equal(m.get("b"), "");
-  assert.throws(() => parseKvExport("{}", "snap"), /must be the JSON array/);
-  assert.throws(() => parseKvExport('[{"value":""}]', "snap"), /entry 0 has no "key"/);
-  assert.throws(() => parseKvExport('[{"key":"k","value":"%%%"}]', "snap"), /not valid base64/);
-});
 
 Deno.test("SnapshotSource.role() resolves like the agent would, from the stated health", async (t) => {
   const doc = JSON.stringify({ active_nodes: ["a1"], standby_nodes: ["s1"] });
-  const kv = (d: string) => new Map([["cluster/web", d]]);
   const cfg = config({ clusterKey: "cluster" });
-  const cases: Record<string, [string, string, "passing" | "failing" | undefined, string, RegExp]> =
+  const cases: Record<string, [string, string, "passing" | "failing" | undefined, string, string]> =
     {
-      "active": [doc, "a1", undefined, "primary", /listed active/],
+      "active": [doc, "a1", undefined, "primary", "node a1 is listed active"],
       "standby, actives passing": [
         doc,
         "s1",
         "passing",
         "secondary",
-        /an active instance is passing/,
+        "node s1 is listed standby; an active instance is passing",
       ],
       "standby, actives failing: acts as primary": [
         doc,
         "s1",
         "failing",
         "primary",
-        /acting as primary/,
+        "node s1 is listed standby; no active instance passing: acting as primary",
       ],
       "standby, locked: stays secondary": [
         JSON.stringify({ active_nodes: ["a1"], standby_nodes: ["s1"], lock: true }),
         "s1",
         "failing",
         "secondary",
-        /locked/,
+        "node s1 is listed standby; no active instance passing but the cluster document is " +
+        "locked (a switch is under way): staying stopped",
       ],
       "datacenter document": [
         JSON.stringify({ active_datacenter: "dc1", standby_datacenter: "dc2" }),
         "x",
         "failing",
         "primary",
-        /datacenter dc2 is standby/,
+        "datacenter dc2 is standby; no active instance passing: acting as primary",
       ],
     };
   for (const [name, [d, node, actives, role, why]] of Object.entries(cases)) {
     await t.step(name, async () => {
-      const dc = name.startsWith("datacenter") ? "dc2" : "dc1";
-      const r = await new SnapshotSource(kv(d), cfg, node, dc, actives).role("web");
+      const stated: SnapshotStatement = {
+        node,
+        datacenter: name.startsWith("datacenter") ? "dc2" : "dc1",
+        ...(actives === undefined ? {} : { actives }),
+      };
+      const r = await new SnapshotSource(snap({ "cluster/web": d }), cfg, stated).role("web");
       assert.equal(r.role, role);
-      assert.match(r.why, why);
+      assert.equal(r.why, why);
     });
   }
   await t.step("no clusterKey: standalone", async () => {
-    const r = await new SnapshotSource(kv(doc), config(), "s1", "", undefined).role("web");
+    const src = new SnapshotSource(snap({ "cluster/web": doc }), config(), {
+      node: "s1",
+      datacenter: "",
+    });
+    const r = await src.role("web");
     assert.equal(r.role, "standalone");
+    assert.equal(r.why, "no cluster document: standalone");
   });
   await t.step("a standby without --actives is a usage error", async () => {
-    await assert.rejects(
-      new SnapshotSource(kv(doc), cfg, "s1", "dc1", undefined).role("web"),
-      /--actives passing\|failing/,
-    );
+    const src = new SnapshotSource(snap({ "cluster/web": doc }), cfg, {
+      node: "s1",
+      datacenter: "dc1",
+    });
+    await assert.rejects(src.role("web"), /--actives passing\|failing/);
   });
 });
 
-Deno.test("roleWhy() carries no instance detail, so live and offline plans read the same", () => {
-  const doc = parseClusterDoc(JSON.stringify({ active_nodes: ["a"], standby_nodes: ["s"] }));
-  const p = place({ doc, node: "s", datacenter: "dc1" });
-  const live = decide(p, [{
-    node: "a",
+Deno.test("SnapshotSource.kv() returns the snapshot's values; null when missing", async () => {
+  const src = new SnapshotSource(snap({ "t/web/standalone/critical": "/bin/true" }), config(), {
+    node: "n1",
     datacenter: "dc1",
-    passing: false,
-    failing: ["serfHealth=critical"],
-  }]);
-  const offline = decide(p, [{ node: "a", datacenter: "", passing: false, failing: ["x"] }]);
-  assert.notEqual(live.reason, offline.reason);
-  assert.equal(roleWhy(p, live), roleWhy(p, offline));
+  });
+  assert.equal(await src.kv("t/web/standalone/critical"), "/bin/true");
+  assert.equal(await src.kv("t/web/standalone/warning"), null);
+  assert.equal(await src.localNode(), "n1");
+  assert.equal(await src.datacenter(), "dc1");
+  assert.equal(await src.checkStatus(), null);
+});
+
+Deno.test("LiveSource.role(): a standby with no active registered says so (not 'has not reported')", async () => {
+  const consul = {
+    agentSelf: () => Promise.resolve({ node: "s1", datacenter: "dc1" }),
+    kvGet: (key: string) =>
+      Promise.resolve({
+        key,
+        value: JSON.stringify({ active_nodes: ["a1"], standby_nodes: ["s1"] }),
+        modifyIndex: 3,
+        createIndex: 1,
+        lockIndex: 0,
+        flags: 0,
+        session: null,
+      }),
+    serviceHealth: () => Promise.resolve([]),
+    datacenters: () => Promise.resolve(["dc1"]),
+  } as unknown as ConsulClient;
+  const r = await new LiveSource(consul, config({ clusterKey: "cluster" })).role("web");
+  assert.equal(r.role, "secondary");
+  assert.equal(
+    r.why,
+    "node s1 is listed standby; no active instance is registered in the catalog: not taking " +
+      "over on an absence (register the service on the actives, or run start-primary)",
+  );
+  assert.equal(r.detail, r.why);
 });

@@ -1,6 +1,8 @@
 // The watch handler's input: validate the whole payload, keep this node's checks.
 import assert from "node:assert/strict";
-import { parseWatchInput, readWithin, selectLocal } from "../../../lib/triggers/watch_input.ts";
+import { parseWatchInput, readPayload, selectLocal } from "../../../lib/triggers/watch_input.ts";
+import { Deadline } from "../../../lib/deadline.ts";
+import { readAllText } from "../../../lib/stdin.ts";
 import { InputError, parseHealthCheck } from "../../../lib/triggers/plan.ts";
 
 Deno.test("parseWatchInput() refuses anything but a valid checks array, naming the problem", async (t) => {
@@ -72,10 +74,32 @@ Deno.test("parseWatchInput() + selectLocal() pick the three local checks out of 
   assert.deepEqual(sel.fire.map((c) => c.ServiceName), ["svc7", "svc3340", "svc6673"]);
 });
 
-Deno.test("readWithin() gives the input when it ends in time, an InputError when it does not", async () => {
-  assert.equal(await readWithin(Promise.resolve("[]"), 1000), "[]");
+Deno.test("readPayload() reads stdin under the command's deadline: an InputError past it", async () => {
+  const io = (stream: ReadableStream<Uint8Array>) => ({
+    readStdin: (opts: { signal?: AbortSignal } = {}) => readAllText(stream, opts.signal),
+  });
+  const done = new ReadableStream<Uint8Array>({
+    start(c) {
+      c.enqueue(new TextEncoder().encode("[]"));
+      c.close();
+    },
+  });
+  const ctx = (s: ReadableStream<Uint8Array>, ms: number) =>
+    ({ io: io(s), deadline: new Deadline(ms) }) as unknown as Parameters<typeof readPayload>[0];
+  assert.equal(await readPayload(ctx(done, 60_000)), "[]");
+  const never = new ReadableStream<Uint8Array>({ start() {} });
   await assert.rejects(
-    readWithin(new Promise(() => {}), 5),
-    (e: Error) => e instanceof InputError && /stdin did not end within 0\.005s/.test(e.message),
+    readPayload(ctx(never, 5)),
+    (e: Error) =>
+      e instanceof InputError && /stdin did not end within 0s: expected/.test(e.message),
+  );
+  const broken = new ReadableStream<Uint8Array>({
+    start(c) {
+      c.error(new Error("EIO"));
+    },
+  });
+  await assert.rejects(
+    readPayload(ctx(broken, 60_000)),
+    (e: Error) => e instanceof InputError && /cannot read stdin: EIO/.test(e.message),
   );
 });

@@ -1,11 +1,11 @@
-// The benchmark's own pieces, cheaply (issue 8): measurement, statistics, the watch payload
+// The benchmark's own pieces, cheaply: measurement, statistics, the watch payload
 // (still valid input for `watch`), and the table/README rendering. No agents.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { measure, stat } from "../bench/lib/measure.ts";
-import { payload } from "../bench/lib/payload.ts";
-import { renderMarkdown, renderText, type Results, table } from "../bench/lib/results.ts";
-import { parseWatchInput, selectLocal } from "../lib/triggers/watch_input.ts";
+import { measure, stat } from "../../bench/lib/measure.ts";
+import { payload } from "../../bench/lib/payload.ts";
+import { renderMarkdown, renderText, type Results, table } from "../../bench/lib/results.ts";
+import { parseWatchInput, selectLocal } from "../../lib/triggers/watch_input.ts";
 
 Deno.test("bench measure: wall, CPU, peak RSS and exit code of a real process", async () => {
   const tmp = await Deno.makeTempDir();
@@ -13,7 +13,7 @@ Deno.test("bench measure: wall, CPU, peak RSS and exit code of a real process", 
     const s = await measure({ argv: ["bash", "-c", "echo hi; exit 3"] }, tmp);
     assert.equal(s.code, 3);
     assert.equal(s.stdout, "hi\n");
-    assert.ok(s.wallMs >= 0 && s.wallMs < 5000, `wall ${s.wallMs}`);
+    assert.ok(Number.isFinite(s.wallMs) && s.wallMs > 0, `wall ${s.wallMs}`);
     assert.ok(s.cpuMs >= 0 && Number.isFinite(s.cpuMs), `cpu ${s.cpuMs}`);
     assert.ok(s.rssKb > 0, `rss ${s.rssKb}`);
     const fed = await measure({ argv: ["wc", "-c"], stdin: new Uint8Array(100_000) }, tmp);
@@ -112,7 +112,12 @@ Deno.test("bench readme: prints the Performance section from a results file", as
     };
     await Deno.writeTextFile(file, JSON.stringify(r));
     const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-read", join(import.meta.dirname!, "..", "bench", "readme.ts"), file],
+      args: [
+        "run",
+        "--allow-read",
+        join(import.meta.dirname!, "..", "..", "bench", "readme.ts"),
+        file,
+      ],
       stdout: "piped",
       stderr: "piped",
     }).output();

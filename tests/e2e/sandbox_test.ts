@@ -1,9 +1,9 @@
 // The shipped sandbox, exercised through the dev launcher (same flags as `deno task compile`).
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { startStallServer } from "./harness/proxy.ts";
-import { sandboxDirs, writeConfig } from "./harness/system.ts";
-import { cli, REPO } from "./_cli.ts";
+import { startStallServer } from "../harness/proxy.ts";
+import { sandboxDirs, writeConfig } from "../harness/system.ts";
+import { cli, REPO } from "../_cli.ts";
 
 Deno.test("sandbox: a request to an address outside the allowlist is refused by the runtime, in one line", async () => {
   await using dirs = await sandboxDirs("sbx-net");

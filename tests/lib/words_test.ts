@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { splitWords, WordsError } from "../lib/words.ts";
+import { splitWords, WordsError } from "../../lib/words.ts";
 
 Deno.test("splitWords() splits like a shell, with no expansion", async (t) => {
   const cases: Record<string, [string, string[]]> = {
