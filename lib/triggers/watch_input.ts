@@ -6,17 +6,22 @@ import type { Ctx } from "../context.ts";
 import { type HealthCheck, InputError, parseHealthCheck } from "./plan.ts";
 
 /**
- * The payload on stdin, read under the command's deadline: a payload that never ends is an
- * InputError (nothing is fired), never a handler that hangs (Consul gives handlers no timeout).
+ * The payload on stdin, read within twice the request timeout and never past the command's
+ * deadline: Consul writes the whole payload at once and closes the pipe, so a payload that
+ * never ends is an InputError (nothing is fired), never a handler that hangs (Consul gives
+ * handlers no timeout, and a waiting handler holds up its watch).
  */
-export async function readPayload(ctx: Pick<Ctx, "io" | "deadline">): Promise<string | null> {
-  const signal = ctx.deadline.signal();
+export async function readPayload(
+  ctx: Pick<Ctx, "io" | "deadline"> & { config: { httpTimeout: number } },
+): Promise<string | null> {
+  const ms = Math.max(1, Math.ceil(ctx.deadline.cap(2 * ctx.config.httpTimeout * 1000)));
+  const signal = AbortSignal.timeout(ms);
   try {
     return await ctx.io.readStdin({ signal });
   } catch (e) {
     if (!signal.aborted) throw new InputError(`cannot read stdin: ${(e as Error).message}`);
     throw new InputError(
-      `stdin did not end within ${ctx.deadline.describe()}: expected the JSON array a Consul ` +
+      `stdin did not end within ${Math.round(ms / 100) / 10}s: expected the JSON array a Consul ` +
         `checks watch sends (and then end of input)`,
     );
   }

@@ -74,7 +74,7 @@ Deno.test("parseWatchInput() + selectLocal() pick the three local checks out of 
   assert.deepEqual(sel.fire.map((c) => c.ServiceName), ["svc7", "svc3340", "svc6673"]);
 });
 
-Deno.test("readPayload() reads stdin under the command's deadline: an InputError past it", async () => {
+Deno.test("readPayload() reads stdin within 2 × httpTimeout and the deadline: an InputError past it", async () => {
   const io = (stream: ReadableStream<Uint8Array>) => ({
     readStdin: (opts: { signal?: AbortSignal } = {}) => readAllText(stream, opts.signal),
   });
@@ -85,13 +85,24 @@ Deno.test("readPayload() reads stdin under the command's deadline: an InputError
     },
   });
   const ctx = (s: ReadableStream<Uint8Array>, ms: number) =>
-    ({ io: io(s), deadline: new Deadline(ms) }) as unknown as Parameters<typeof readPayload>[0];
+    ({
+      io: io(s),
+      deadline: new Deadline(ms),
+      config: { httpTimeout: 5 },
+    }) as unknown as Parameters<typeof readPayload>[0];
   assert.equal(await readPayload(ctx(done, 60_000)), "[]");
   const never = new ReadableStream<Uint8Array>({ start() {} });
   await assert.rejects(
     readPayload(ctx(never, 5)),
     (e: Error) =>
       e instanceof InputError && /stdin did not end within 0s: expected/.test(e.message),
+  );
+  // the request timeout bounds the read even when the command's deadline is far away
+  const never2 = new ReadableStream<Uint8Array>({ start() {} });
+  const slow = { io: io(never2), deadline: new Deadline(60_000), config: { httpTimeout: 0.005 } };
+  await assert.rejects(
+    readPayload(slow as unknown as Parameters<typeof readPayload>[0]),
+    (e: Error) => e instanceof InputError && /within 0s/.test(e.message),
   );
   const broken = new ReadableStream<Uint8Array>({
     start(c) {
