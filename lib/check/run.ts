@@ -12,6 +12,7 @@ import { Executor } from "../plan/apply.ts";
 import { liveEffects } from "../plan/live.ts";
 import type { KvWriteStep } from "../plan/step.ts";
 import { triggerLimitReached } from "../triggers/limit.ts";
+import { pauseSentence, readPause } from "../ops/pause.ts";
 import { type CheckArgs, resourceOf } from "./args.ts";
 import type { CheckResult } from "./line.ts";
 import { planCheck, planFlip } from "./plan.ts";
@@ -72,9 +73,11 @@ export async function runCheck(
   const hint = localP.then((l) => l[0]?.node ?? null, () => null);
   const id = new IdentityCache(ctx.consul, ctx.config, hint);
   const facts = new LiveFacts(ctx.consul, id);
-  const [localR, viewR] = await Promise.allSettled([
+  const [localR, viewR, pauseR] = await Promise.allSettled([
     localP,
     readClusterView(facts, ctx.config, a.consulService),
+    // Pause (maintenance mode): still probe and report, but no flip and no lock clear.
+    readPause(ctx.consul, ctx.config, a.consulService),
   ]);
   if (localR.status === "rejected") throw localR.reason;
   const local = localR.value;
@@ -82,6 +85,8 @@ export async function runCheck(
     throw new Error(`service ${a.consulService} is not registered with the local Consul agent`);
   }
   if (viewR.status === "rejected") throw viewR.reason;
+  if (pauseR.status === "rejected") throw pauseR.reason;
+  const paused = pauseR.value.paused ? pauseSentence(pauseR.value) : null;
   let view = viewR.value;
   const notes: string[] = [];
   // The local resource's state is known before anything is written: a probe that fails (hung
@@ -89,7 +94,7 @@ export async function runCheck(
   // never acted on — no -U flip, no lock clear.
   const look = await probed;
 
-  const flip = planFlip(view, a.updateKv);
+  const flip = paused ? null : planFlip(view, a.updateKv);
   if (flip) {
     const o = await ex.apply(flip);
     if (!o.ok && o.detail !== LOST) throw new Error(o.detail);
@@ -115,7 +120,8 @@ export async function runCheck(
   result.clustered = plan.clustered;
   result.expects = plan.expects;
   result.state = plan.state;
-  result.message = plan.message;
+  result.message = paused ? `${paused}; ${plan.message}` : plan.message;
+  if (paused) plan.unlock = null;
   if (!plan.unlock && plan.tags.length === 0) ex.seal();
 
   if (plan.unlock) {

@@ -18,9 +18,25 @@ import {
   type KvEntry,
   registrationBody,
   SHAPES,
+  TXN_ANSWER,
+  TXN_ERRORS,
+  txnBody,
+  type TxnOp,
 } from "./wire.ts";
 
-export { b64decode, b64encode, decodeKv, type KvEntry, registrationBody } from "./wire.ts";
+export {
+  b64decode,
+  b64encode,
+  decodeKv,
+  type KvEntry,
+  registrationBody,
+  type TxnOp,
+} from "./wire.ts";
+
+/** A transaction either applied every operation or none (`failed`: which one refused, why). */
+export type TxnOutcome =
+  | { ok: true }
+  | { ok: false; failed: { opIndex: number; what: string }[] };
 export { type ClientOptions, ConsulError, type ConsulErrorKind, parseWait } from "./http.ts";
 
 export interface LocalService {
@@ -96,6 +112,35 @@ export class ConsulClient extends ConsulHttp {
       query: { cas: opts.cas, dc: opts.dc },
     });
     return parseBool(r.text, `DELETE /v1/kv/${key}`);
+  }
+
+  /**
+   * Apply KV operations atomically (`PUT /v1/txn`): all of them or none. A check-and-set that
+   * does not hold rolls the whole transaction back (HTTP 409 naming the operation).
+   */
+  async txn(ops: readonly TxnOp[], opts: { dc?: string } = {}): Promise<TxnOutcome> {
+    const { status, data } = await this.json<{ Errors?: { OpIndex: number; What: string }[] }>(
+      "/v1/txn",
+      {
+        method: "PUT",
+        body: JSON.stringify(txnBody(ops)),
+        query: { dc: opts.dc },
+        accept: [409],
+        shape: TXN_ANSWER,
+      },
+    );
+    if (status === 200) return { ok: true };
+    const errors = data!.Errors ?? [];
+    const why = TXN_ERRORS(errors);
+    if (why || errors.length === 0) {
+      throw new ConsulError(
+        `PUT /v1/txn: unexpected answer from Consul (HTTP 409: ${why ?? "no errors listed"})`,
+        "invalid-response",
+        "PUT /v1/txn",
+        409,
+      );
+    }
+    return { ok: false, failed: errors.map((e) => ({ opIndex: e.OpIndex, what: e.What })) };
   }
 
   /** Datacenters known to the catalog (WAN-joined). */
