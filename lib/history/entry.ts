@@ -96,7 +96,7 @@ export function appendEntry(
 
 /** Newest first, at most `limit` (the order `history` shows them in). */
 export function newestFirst(list: HistoryEntry[], limit: number): HistoryEntry[] {
-  return list.slice(-Math.max(0, limit)).reverse();
+  return limit <= 0 ? [] : list.slice(-limit).reverse();
 }
 
 export function makeEntry(

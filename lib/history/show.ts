@@ -39,16 +39,20 @@ export function mergeNewest(reads: HistoryRead[], limit: number): HistoryEntry[]
 export function docSummary(doc: unknown): string {
   if (doc === null || typeof doc !== "object") return "-";
   const d = doc as Record<string, unknown>;
-  const groups = Array.isArray(d.groups) ? d.groups as Record<string, unknown>[] : [d];
-  const parts = groups.map((g) => {
+  const filtered = d.filter !== null && typeof d.filter === "object";
+  const groups = filtered
+    ? Object.entries(d.filter as Record<string, Record<string, unknown>>)
+    : [["", d] as const];
+  const parts = groups.map(([pattern, g]) => {
     const a = Array.isArray(g.active_nodes)
       ? (g.active_nodes as unknown[]).join(",")
       : typeof g.active_datacenter === "string"
       ? `dc:${g.active_datacenter}`
       : "all";
-    return g.lock === true ? `${a} (locked)` : a;
+    const named = pattern ? `${pattern}: ${a}` : a;
+    return g.lock === true ? `${named} (locked)` : named;
   });
-  return (parts.join("; ") || "-") + (d.lock === true ? " (locked)" : "");
+  return (parts.join("; ") || "-") + (filtered && d.lock === true ? " (locked)" : "");
 }
 
 /** A plain table (pure): TIME NODE SERVICE ACTION ACTIVE BEFORE → AFTER REASON. */

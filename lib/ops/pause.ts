@@ -43,6 +43,20 @@ export function pausedState(entry: KvEntry | null): PauseState {
   return { paused: true, flag: { by: o.by, at: o.at, reason: o.reason }, index };
 }
 
+/** The same from a value alone (a trigger reads KV as text); the index is not needed there. */
+export function pausedValue(value: string | null): PauseState {
+  if (value === null) return { paused: false };
+  return pausedState({
+    key: "",
+    value,
+    modifyIndex: 0,
+    createIndex: 0,
+    lockIndex: 0,
+    flags: 0,
+    session: null,
+  });
+}
+
 /** "paused: <reason> (by web1 at …)" — the words a check and a trigger use. */
 export function pauseSentence(s: PauseState): string {
   if (!s.paused) return "";
