@@ -13,6 +13,7 @@ import { liveEffects } from "../plan/live.ts";
 import type { KvWriteStep } from "../plan/step.ts";
 import { triggerLimitReached } from "../triggers/limit.ts";
 import { pauseSentence, readPause } from "../ops/pause.ts";
+import { noticeRole } from "../hooks.ts";
 import { type CheckArgs, resourceOf } from "./args.ts";
 import type { CheckResult } from "./line.ts";
 import { planCheck, planFlip } from "./plan.ts";
@@ -46,7 +47,7 @@ export async function runCheck(
   log: Pick<Logger, "info" | "warn">,
   print: (line: string) => void,
   /** Unit tests observe the dry-run sandbox instead of entering it. */
-  opts: { dropRun?: () => void } = {},
+  opts: { dropRun?: () => void; hooks?: { dir?: string } } = {},
 ): Promise<void> {
   const exOpts: ConstructorParameters<typeof Executor>[1] = {
     dryRun: ctx.flags.dryRun,
@@ -138,6 +139,20 @@ export async function runCheck(
       }
     }
   }
+
+  // Role-change hook (config roleHook): runs here, after the change, when this node's role moved.
+  await noticeRole({
+    config: ctx.config,
+    runner: ctx.runner,
+    log,
+    dryRun: ex.dryRun,
+    ...opts.hooks,
+  }, {
+    service: a.consulService,
+    node: view.node,
+    role: view.doc ? plan.role : null,
+    reason: view.decision.reason,
+  });
 
   const limit = await triggerLimitReached(ctx.config, a.consulService);
   if (limit) result.message += `; ${limit.message}`;
