@@ -5,7 +5,8 @@
  */
 import { bool, globalFlags, parseArgv, type Parsed, required, str } from "../lib/args.ts";
 import { type CheckArgs, type Kind, KINDS } from "../lib/check/args.ts";
-import { checkCode, renderCheck } from "../lib/check/line.ts";
+import { checkCode, type CheckResult, renderCheck } from "../lib/check/line.ts";
+import { writeCheckMetrics } from "../lib/metrics.ts";
 import { runCheck, unknownResult } from "../lib/check/run.ts";
 import type { Command } from "../lib/command.ts";
 import { type Ctx, type Io, makeContext } from "../lib/context.ts";
@@ -96,6 +97,29 @@ export function parseCheckArgs(p: Parsed): CheckArgs {
   return a;
 }
 
+/** The node_exporter textfile (lib/metrics.ts); a failure is logged, the answer stands. */
+async function checkMetrics(
+  ctx: Ctx,
+  r: CheckResult,
+  started: number,
+  log: { warn(m: string): void },
+): Promise<void> {
+  try {
+    await writeCheckMetrics(ctx.config, {
+      service: r.consulService,
+      role: r.role,
+      expects: r.expects,
+      state: r.state,
+      code: checkCode(r),
+      durationMs: performance.now() - started,
+      paused: r.paused === true,
+      at: Date.now() / 1000,
+    });
+  } catch (e) {
+    log.warn(`metrics file not written: ${describeError(e)}`);
+  }
+}
+
 export const command: Command = {
   name: "check",
   summary: "decide whether a local resource is in the state its cluster role wants (script check)",
@@ -110,7 +134,9 @@ export const command: Command = {
     }
     const a = parseCheckArgs(p);
     const result = unknownResult(a);
+    const started = performance.now();
     const emit = (plan: string[] = []) => {
+      result.durationMs = performance.now() - started;
       io.out(renderCheck(result, g.output ?? "json") + "\n");
       for (const line of plan) io.out(`dry-run: ${line}\n`);
       return checkCode(result);
@@ -129,11 +155,13 @@ export const command: Command = {
       log[result.state === "passing" ? "info" : "warn"](
         `${result.state} role=${result.role} expects=${result.expects} ${result.message}`,
       );
+      if (!g.dryRun) await checkMetrics(ctx, result, started, log);
       return emit(plan);
     } catch (e) {
       result.state = "unknown";
       result.message = describeError(e);
       log.error(`unknown: ${result.message}`);
+      if (!g.dryRun) await checkMetrics(ctx, result, started, log);
       return emit();
     }
   },

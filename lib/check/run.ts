@@ -122,7 +122,10 @@ export async function runCheck(
   result.expects = plan.expects;
   result.state = plan.state;
   result.message = paused ? `${paused}; ${plan.message}` : plan.message;
-  if (paused) plan.unlock = null;
+  if (paused) {
+    plan.unlock = null;
+    result.paused = true;
+  }
   if (!plan.unlock && plan.tags.length === 0) ex.seal();
 
   if (plan.unlock) {
