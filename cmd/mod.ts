@@ -52,6 +52,10 @@ export const COMMANDS: Record<string, { summary: string; load: Loader }> = {
     summary: "end a pause: failover automation works again",
     load: () => import("./resume.ts"),
   },
+  failover: {
+    summary: "forced failover onto this node when the actives are confirmed dead",
+    load: () => import("./failover.ts"),
+  },
 };
 
 export const VERSION = denoJson.version;

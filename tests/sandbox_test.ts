@@ -84,6 +84,7 @@ Deno.test("every command and subcommand answers --help with exit 0 and an exampl
     ["history"],
     ["pause"],
     ["resume"],
+    ["failover"],
     ["service"],
     ["service", "web", "start-primary"],
     ["status"],

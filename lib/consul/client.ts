@@ -16,6 +16,7 @@ import {
   decodeKv,
   HEALTH_ENTRIES,
   type KvEntry,
+  NODE_CHECKS,
   registrationBody,
   SHAPES,
   TXN_ANSWER,
@@ -141,6 +142,18 @@ export class ConsulClient extends ConsulHttp {
       );
     }
     return { ok: false, failed: errors.map((e) => ({ opIndex: e.OpIndex, what: e.What })) };
+  }
+
+  /** Every check of one node (serfHealth included); empty when the catalog has no such node. */
+  async nodeHealth(
+    node: string,
+    opts: { dc?: string } = {},
+  ): Promise<{ CheckID: string; Status: string; Output?: string }[]> {
+    const { data } = await this.json<{ CheckID: string; Status: string; Output?: string }[]>(
+      `/v1/health/node/${encodeURIComponent(node)}`,
+      { query: { dc: opts.dc }, shape: NODE_CHECKS },
+    );
+    return data ?? [];
   }
 
   /** Datacenters known to the catalog (WAN-joined). */

@@ -187,3 +187,6 @@ export function txnBody(ops: readonly TxnOp[]): unknown[] {
 /** A transaction's answer: 200 with Results, or 409 (rolled back) with Errors. */
 export const TXN_ANSWER: Shape = fields({ Results: "array?", Errors: "array?" });
 export const TXN_ERRORS: Shape = arrayOf(fields({ OpIndex: "number", What: "string" }));
+
+/** `/v1/health/node/<node>`: that node's checks. */
+export const NODE_CHECKS: Shape = arrayOf(SHAPES.check);
