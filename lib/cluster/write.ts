@@ -145,6 +145,9 @@ export async function casClusterDoc(
   action: HistoryAction = "start-primary",
 ): Promise<WriteOutcome> {
   const local = docWrite(view, next, "update the cluster document", action);
+  if (local.record && action === "start-primary") {
+    local.record.entry.reason = `start-primary run on ${view.node} (${view.decision.reason})`;
+  }
   const notes: string[] = [];
   const won = local.record
     ? (await writeRecorded(consul, {

@@ -105,3 +105,18 @@ export function makeEntry(
 ): HistoryEntry {
   return { time: now().toISOString(), ...fields };
 }
+
+/** The history step of an action that writes no document (start-primary --abort). */
+export function recordStep(
+  config: Pick<Config, "servicePrefix">,
+  fields: { service: string; node: string; action: HistoryAction; reason: string },
+  now?: () => Date,
+): { kind: "history"; record: HistoryRecord } {
+  return {
+    kind: "history",
+    record: {
+      key: historyKeyFor(config, fields.service),
+      entry: makeEntry({ ...fields, before: null, after: null }, now),
+    },
+  };
+}
