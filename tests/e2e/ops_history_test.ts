@@ -122,6 +122,9 @@ agentTest(
       original,
       "no flip while paused",
     );
+    const st = JSON.parse((await at3(["status", "-S", "web", "--json"])).stdout);
+    assert.match(st.services[0].paused, /^paused: kernel upgrade \(by /);
+    assert.match((await at3(["status", "-S", "web"])).stdout, /PAUSED/);
 
     assert.equal((await at3(["resume", "-S", "web"])).code, 0);
     const twice = await at3(["resume", "-S", "web"]);
