@@ -145,10 +145,12 @@ export async function runRoleHook(ctx: HookCtx, change: RoleChange): Promise<Hoo
  */
 export async function rememberRole(
   dir: string,
+  node: string,
   service: string,
   role: string,
 ): Promise<string | null> {
-  const path = join(dir, "role", segment("service", service));
+  const nodeDir = join(dir, "role", segment("node", node || "-"));
+  const path = join(nodeDir, segment("service", service));
   let before: string | null = null;
   try {
     before = (await Deno.readTextFile(path)).trim() || null;
@@ -156,7 +158,7 @@ export async function rememberRole(
     before = null;
   }
   if (before !== role) {
-    await Deno.mkdir(join(dir, "role"), { recursive: true, mode: 0o700 });
+    await Deno.mkdir(nodeDir, { recursive: true, mode: 0o700 });
     const tmp = `${path}.${Deno.pid}.tmp`;
     await Deno.writeTextFile(tmp, role + "\n", { mode: 0o600 });
     await Deno.rename(tmp, path);
@@ -175,7 +177,7 @@ export async function noticeRole(
   if (ctx.config.roleHook.length === 0 || ctx.dryRun || at.role === null) return null;
   let before: string | null;
   try {
-    before = await rememberRole(ctx.dir ?? LOCK_DIR, at.service, at.role);
+    before = await rememberRole(ctx.dir ?? LOCK_DIR, at.node, at.service, at.role);
   } catch (e) {
     ctx.log.warn(`role hook: cannot remember the role of ${at.service}: ${describeError(e)}`);
     return null;

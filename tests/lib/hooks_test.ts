@@ -124,6 +124,7 @@ Deno.test("noticeRole(): runs the hook once per change of this node's role, neve
   assert.equal((await noticeRole(w.ctx, at("secondary")))?.ok, true);
   assert.equal(await Deno.readTextFile(w.out), "secondary>primary\nprimary>secondary\n");
   assert.equal(await noticeRole({ ...w.ctx, dryRun: true }, at("primary")), null, "dry run");
-  assert.equal(await rememberRole(w.dir, "web", "secondary"), "secondary");
-  await assert.rejects(rememberRole(w.dir, "../x", "primary"), /"\/"/);
+  assert.equal(await rememberRole(w.dir, "n1", "web", "secondary"), "secondary");
+  assert.equal(await rememberRole(w.dir, "n2", "web", "primary"), null, "per node");
+  await assert.rejects(rememberRole(w.dir, "n1", "../x", "primary"), /"\/"/);
 });
