@@ -189,6 +189,19 @@ export async function fire(
     return fail("nothing run")(e);
   }
 
+  // Pause (maintenance mode, a KV flag every node honours): logged, nothing run.
+  const pause = pausedValue(
+    await source.kv(pauseKeyFor(config, service)).catch(fail("nothing run: pause flag unread")),
+  );
+  if (pause.paused) {
+    const message = `${pauseSentence(pause)}: ${state} trigger for ${
+      check.CheckID || "-"
+    } logged, nothing run`;
+    log.info(`${label}: ${message}`);
+    if (deps.dryRun) await ex.apply({ kind: "message", text: message });
+    return { outcome: "paused", code: Exit.OK, message };
+  }
+
   // A watch's payload is the catalog's view, which can lag the local agent by a moment (seen
   // under load: a demoted node received its own check as still critical after it had passed).
   // The local agent runs the check, so its word is the freshest: act only if it agrees.
@@ -203,19 +216,6 @@ export async function fire(
       log.info(`${label}: ${message}`);
       return { outcome: "dropped", code: Exit.OK, message };
     }
-  }
-
-  // Pause (maintenance mode, a KV flag every node honours): logged, nothing run.
-  const pause = pausedValue(
-    await source.kv(pauseKeyFor(config, service)).catch(fail("nothing run: pause flag unread")),
-  );
-  if (pause.paused) {
-    const message = `${pauseSentence(pause)}: ${state} trigger for ${
-      check.CheckID || "-"
-    } logged, nothing run`;
-    log.info(`${label}: ${message}`);
-    if (deps.dryRun) await ex.apply({ kind: "message", text: message });
-    return { outcome: "paused", code: Exit.OK, message };
   }
 
   let plan = await resolve(check, state, node, deps, log).catch(fail("nothing run"));

@@ -122,6 +122,29 @@ agentTest(
       original,
       "no flip while paused",
     );
+    // triggers: logged and not run, on every node
+    const marker = `${dirs.logDir}/trigger-ran`;
+    for (const role of ["primary", "secondary"]) {
+      await kvPut(cluster.server, `triggers/web/${role}/critical`, `/usr/bin/touch ${marker}`);
+    }
+    for (const a of [n2, n3]) {
+      const payload = JSON.stringify({
+        Node: a.name,
+        CheckID: "web-ttl",
+        Name: "web",
+        Status: "critical",
+        Output: "down",
+        ServiceID: "web",
+        ServiceName: "web",
+      });
+      const t = await on(cluster, a, config)(["trigger", "critical", "-s", payload]);
+      assert.equal(t.code, 0, t.stderr);
+      assert.match(
+        t.stdout,
+        /^trigger: paused: kernel upgrade .*: critical trigger for web-ttl logged, nothing run\n$/,
+      );
+    }
+    await assert.rejects(Deno.stat(marker), Deno.errors.NotFound, "no trigger ran");
     const st = JSON.parse((await at3(["status", "-S", "web", "--json"])).stdout);
     assert.match(st.services[0].paused, /^paused: kernel upgrade \(by /);
     assert.match((await at3(["status", "-S", "web"])).stdout, /PAUSED/);
