@@ -22,6 +22,7 @@ import {
   TXN_ANSWER,
   TXN_ERRORS,
   txnBody,
+  txnCasFailure,
   type TxnOp,
 } from "./wire.ts";
 
@@ -136,6 +137,28 @@ export class ConsulClient extends ConsulHttp {
     if (why || errors.length === 0) {
       throw new ConsulError(
         `PUT /v1/txn: unexpected answer from Consul (HTTP 409: ${why ?? "no errors listed"})`,
+        "invalid-response",
+        "PUT /v1/txn",
+        409,
+      );
+    }
+    // A rolled-back transaction names why per operation: a check that did not hold is an
+    // answer (the caller lost a race); anything else (an ACL denial) is an error.
+    const denied = errors.find((e) => /permission denied/i.test(e.What));
+    if (denied) {
+      throw new ConsulError(
+        `permission denied by Consul ACLs on PUT /v1/txn (${
+          ops[denied.OpIndex]?.key ?? `operation ${denied.OpIndex}`
+        }: ${denied.What}); check the token's policy`,
+        "permission",
+        "PUT /v1/txn",
+        409,
+      );
+    }
+    const odd = errors.find((e) => !txnCasFailure(e.What));
+    if (odd) {
+      throw new ConsulError(
+        `PUT /v1/txn: ${ops[odd.OpIndex]?.key ?? `operation ${odd.OpIndex}`} refused: ${odd.What}`,
         "invalid-response",
         "PUT /v1/txn",
         409,

@@ -190,3 +190,12 @@ export const TXN_ERRORS: Shape = arrayOf(fields({ OpIndex: "number", What: "stri
 
 /** `/v1/health/node/<node>`: that node's checks. */
 export const NODE_CHECKS: Shape = arrayOf(SHAPES.check);
+
+/**
+ * Whether a rolled-back operation's reason is a check that did not hold ("failed to set key
+ * \"k\", index is stale", "current modify index 5 != 4", "key \"k\" doesn't exist"), as
+ * opposed to a refusal such as an ACL denial.
+ */
+export function txnCasFailure(what: string): boolean {
+  return /index is stale|modify index|doesn't exist|does not exist/i.test(what);
+}
