@@ -1,25 +1,11 @@
 import assert from "node:assert/strict";
 import { command, parseLimit } from "../../cmd/history.ts";
-import { command as pause } from "../../cmd/pause.ts";
-import { command as resume } from "../../cmd/resume.ts";
 import { UsageError } from "../../lib/errors.ts";
 import { renderHistory } from "../../lib/history/show.ts";
-import type { Io } from "../../lib/context.ts";
+import { textIo as io } from "../_support/io.ts";
 
-function io(): Io & { text: string[] } {
-  const text: string[] = [];
-  return {
-    text,
-    out: (t) => text.push(t),
-    err: (t) => text.push(t),
-    env: () => undefined,
-    readStdin: () => Promise.resolve(null),
-    stdoutIsTty: false,
-  };
-}
-
-Deno.test("history/pause/resume --help: usage, exit codes, an example", async () => {
-  for (const c of [command, pause, resume]) {
+Deno.test("history --help: usage, exit codes, an example", async () => {
+  for (const c of [command]) {
     const o = io();
     assert.equal(await c.run(["--help"], o), 0);
     assert.match(o.text.join(""), /^Usage: powerconsul /);
@@ -36,15 +22,6 @@ Deno.test("history: --limit takes 1..1000; bad input is a usage error before any
   }
   await assert.rejects(command.run(["-S", "a/b"], io()), UsageError);
   await assert.rejects(command.run(["extra"], io()), UsageError);
-});
-
-Deno.test("pause/resume: -S or --all (not both, not neither); --reason is one line", async () => {
-  await assert.rejects(pause.run([], io()), /name one service with -S, or give --all/);
-  await assert.rejects(pause.run(["-S", "web", "--all"], io()), /name one service/);
-  await assert.rejects(pause.run(["-S", "web", "--reason", "a\nb"], io()), /one line/);
-  await assert.rejects(pause.run(["-S", "web", "--reason", " "], io()), /one line/);
-  await assert.rejects(resume.run(["-S", "web", "--reason", "x"], io()), /belongs to pause/);
-  await assert.rejects(resume.run(["-S", ".."], io()), UsageError);
 });
 
 Deno.test("renderHistory(): one row per entry, newest as given; none says so", () => {
