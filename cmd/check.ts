@@ -5,7 +5,8 @@
  */
 import { bool, type GlobalFlags, type Parsed, required, str } from "../lib/args.ts";
 import { type CheckArgs, type Kind, KINDS } from "../lib/check/args.ts";
-import { checkCode, renderCheck } from "../lib/check/line.ts";
+import { checkCode, type CheckResult, renderCheck } from "../lib/check/line.ts";
+import { writeCheckMetrics } from "../lib/metrics.ts";
 import { runCheck, unknownResult } from "../lib/check/run.ts";
 import type { Command } from "../lib/command.ts";
 import { type Ctx, type Io, makeContext } from "../lib/context.ts";
@@ -97,6 +98,29 @@ export function parseCheckArgs(p: Parsed): CheckArgs {
   return a;
 }
 
+/** The node_exporter textfile (lib/metrics.ts); a failure is logged, the answer stands. */
+async function checkMetrics(
+  ctx: Ctx,
+  r: CheckResult,
+  started: number,
+  log: { warn(m: string): void },
+): Promise<void> {
+  try {
+    await writeCheckMetrics(ctx.config, {
+      service: r.consulService,
+      role: r.role,
+      expects: r.expects,
+      state: r.state,
+      code: checkCode(r),
+      durationMs: performance.now() - started,
+      paused: r.paused === true,
+      at: Date.now() / 1000,
+    });
+  } catch (e) {
+    log.warn(`metrics file not written: ${describeError(e)}`);
+  }
+}
+
 export const command: Command = {
   name: "check",
   help,
@@ -105,7 +129,9 @@ export const command: Command = {
   async run(p: Parsed, g: GlobalFlags, io: Io): Promise<number> {
     const a = parseCheckArgs(p);
     const result = unknownResult(a);
+    const started = performance.now();
     const emit = (plan: string[] = []) => {
+      result.durationMs = performance.now() - started;
       io.out(renderCheck(result, g.output ?? "json") + "\n");
       for (const line of plan) io.out(`dry-run: ${line}\n`);
       return checkCode(result);
@@ -124,11 +150,13 @@ export const command: Command = {
       log[result.state === "passing" ? "info" : "warn"](
         `${result.state} role=${result.role} expects=${result.expects} ${result.message}`,
       );
+      if (!g.dryRun) await checkMetrics(ctx, result, started, log);
       return emit(plan);
     } catch (e) {
       result.state = "unknown";
       result.message = describeError(e);
       log.error(`unknown: ${result.message}`);
+      if (!g.dryRun) await checkMetrics(ctx, result, started, log);
       return emit();
     }
   },

@@ -38,6 +38,23 @@ export const COMMANDS: Record<string, { summary: string; load: Loader }> = {
     summary: "bootstrap, show or check the configuration",
     load: () => import("./config.ts"),
   },
+  // Operator controls (history, pause/resume).
+  history: {
+    summary: "show the recorded role changes (who failed over, when, why)",
+    load: () => import("./history.ts"),
+  },
+  pause: {
+    summary: "pause failover automation for a service, cluster-wide (maintenance mode)",
+    load: () => import("./pause.ts"),
+  },
+  resume: {
+    summary: "end a pause: failover automation works again",
+    load: () => import("./resume.ts"),
+  },
+  failover: {
+    summary: "forced failover onto this node when the actives are confirmed dead",
+    load: () => import("./failover.ts"),
+  },
 };
 
 export const VERSION = denoJson.version;
@@ -84,7 +101,8 @@ export async function run(argv: string[], io: Io): Promise<number> {
   const at = findCommand(argv);
   if (at === -1) {
     if (argv.includes("--version")) {
-      io.out(`powerconsul ${VERSION} (deno ${Deno.version.deno})\n`);
+      // GNU style: the version is the last word of the first line.
+      io.out(`powerconsul ${VERSION}\ndeno ${Deno.version.deno}\n`);
       return Exit.OK;
     }
     if (argv.includes("--help") || argv.includes("-h")) {

@@ -38,6 +38,13 @@ export interface Config {
   commandDeadline: number;
   /** Let probes and actions see CONSUL_HTTP_TOKEN / CONSUL_HTTP_TOKEN_FILE. */
   passToken: boolean;
+  // Operator controls (lib/hooks.ts, lib/metrics.ts).
+  /** argv of the role-change hook (never from KV); empty: none. */
+  roleHook: string[];
+  /** The node_exporter textfile; null: <logDir>/metrics/powerconsul.prom. */
+  metricsFile: string | null;
+  /** Write the metrics file on every check run. */
+  metrics: boolean;
 }
 
 /** The longest timer the runtime keeps (2^31-1 ms): longer ones would fire at once. */
@@ -65,6 +72,9 @@ export const DEFAULTS: Readonly<Config> = Object.freeze({
   checkDeadline: 25,
   commandDeadline: 900,
   passToken: false,
+  roleHook: [],
+  metricsFile: null,
+  metrics: true,
 });
 
 type Kind =
@@ -102,6 +112,9 @@ const KINDS: Record<keyof Config, Kind> = {
   checkDeadline: "timeout",
   commandDeadline: "timeout",
   passToken: "bool",
+  roleHook: "list",
+  metricsFile: "string?",
+  metrics: "bool",
 };
 
 /** Whether `key` is a configuration key (own keys only: "toString" is not one). */

@@ -15,6 +15,24 @@ export interface CheckResult {
   role: string | null;
   state: CheckState;
   message: string;
+  /** The service is paused cluster-wide (set by the run). */
+  paused?: boolean;
+  /** How long the run took (set by the command before it answers; text output's perfdata). */
+  durationMs?: number;
+}
+
+/** The role as a number for perfdata and metrics: 0 standalone, 1 primary, 2 secondary. */
+export function roleCode(role: string | null): number {
+  return role === "standalone" ? 0 : role === "primary" ? 1 : role === "secondary" ? 2 : -1;
+}
+
+/**
+ * Nagios perfdata for the text output, after "|" at the end of the line: the message Consul
+ * shows comes first and is unchanged. Empty when the duration is not known.
+ */
+export function perfdata(r: CheckResult): string {
+  if (r.durationMs === undefined) return "";
+  return ` | duration=${(r.durationMs / 1000).toFixed(3)}s role=${roleCode(r.role)};;;-1;2`;
 }
 
 /** Consul keeps the last 4 KiB of a check's output; stay well inside it. */
@@ -28,7 +46,8 @@ export function renderCheck(r: CheckResult, format: "json" | "text"): string {
   const message = r.message.length > MAX_MESSAGE
     ? r.message.slice(0, MAX_MESSAGE) + "…"
     : r.message;
-  if (format === "text") return message;
+  // A "|" in the message itself would start perfdata early: only add ours when there is none.
+  if (format === "text") return message.includes("|") ? message : message + perfdata(r);
   const key = r.type === "crontab" ? "user" : r.type === "process" ? "nagiosargs" : "service";
   return JSON.stringify({
     type: r.type,

@@ -12,6 +12,8 @@ import { Executor } from "../plan/apply.ts";
 import { liveEffects } from "../plan/live.ts";
 import type { KvWriteStep } from "../plan/step.ts";
 import { triggerLimitReached } from "../triggers/limit.ts";
+import { pauseSentence, readPause } from "../ops/pause.ts";
+import { noticeRole } from "../hooks.ts";
 import { type CheckArgs, resourceOf } from "./args.ts";
 import type { CheckResult } from "./line.ts";
 import { planCheck, planFlip } from "./plan.ts";
@@ -45,7 +47,7 @@ export async function runCheck(
   log: Pick<Logger, "info" | "warn">,
   print: (line: string) => void,
   /** Unit tests observe the dry-run sandbox instead of entering it. */
-  opts: { dropRun?: () => void } = {},
+  opts: { dropRun?: () => void; hooks?: { dir?: string } } = {},
 ): Promise<void> {
   const exOpts: ConstructorParameters<typeof Executor>[1] = {
     dryRun: ctx.flags.dryRun,
@@ -74,9 +76,11 @@ export async function runCheck(
   const hint = localP.then((l) => l[0]?.node ?? null, () => null);
   const id = new IdentityCache(ctx.consul, ctx.config, hint);
   const facts = new LiveFacts(ctx.consul, id);
-  const [localR, viewR] = await Promise.allSettled([
+  const [localR, viewR, pauseR] = await Promise.allSettled([
     localP,
     readClusterView(facts, ctx.config, a.consulService),
+    // Pause (maintenance mode): still probe and report, but no flip and no lock clear.
+    readPause(ctx.consul, ctx.config, a.consulService),
   ]);
   if (localR.status === "rejected") throw localR.reason;
   const local = localR.value;
@@ -84,13 +88,15 @@ export async function runCheck(
     throw new Error(`service ${a.consulService} is not registered with the local Consul agent`);
   }
   if (viewR.status === "rejected") throw viewR.reason;
+  if (pauseR.status === "rejected") throw pauseR.reason;
+  const paused = pauseR.value.paused ? pauseSentence(pauseR.value) : null;
   let view = viewR.value;
   // The local resource's state is known before anything is written: a probe that fails (hung
   // and killed at probeTimeout, plugin error) makes the check unknown, and unknown state is
   // never acted on — no -U flip, no lock clear.
   const look = await probed;
 
-  const flip = planFlip(view, a.updateKv);
+  const flip = paused ? null : planFlip(view, a.updateKv);
   if (flip) {
     const o = await ex.apply(flip);
     if (!o.ok && o.detail !== LOST) throw new Error(o.detail);
@@ -116,7 +122,11 @@ export async function runCheck(
   result.clustered = plan.clustered;
   result.expects = plan.expects;
   result.state = plan.state;
-  result.message = plan.message;
+  result.message = paused ? `${paused}; ${plan.message}` : plan.message;
+  if (paused) {
+    plan.unlock = null;
+    result.paused = true;
+  }
   if (!plan.unlock && plan.tags.length === 0) ex.seal();
 
   if (plan.unlock) {
@@ -133,6 +143,20 @@ export async function runCheck(
       }
     }
   }
+
+  // Role-change hook (config roleHook): runs here, after the change, when this node's role moved.
+  await noticeRole({
+    config: ctx.config,
+    runner: ctx.runner,
+    log,
+    dryRun: ex.dryRun,
+    ...opts.hooks,
+  }, {
+    service: a.consulService,
+    node: view.node,
+    role: view.doc ? plan.role : null,
+    reason: view.decision.reason,
+  });
 
   const limit = await triggerLimitReached(ctx.config, a.consulService);
   if (limit) result.message += `; ${limit.message}`;

@@ -29,7 +29,7 @@ export function clusterKeyFor(config: Config, consulService: string): string | n
 }
 
 /** The KV prefix every cluster document sits under ("<clusterKey>/"), or null without one. */
-export function clusterPrefixFor(config: Config): string | null {
+export function clusterPrefixFor(config: Pick<Config, "clusterKey">): string | null {
   return config.clusterKey ? `${kvPath(config.clusterKey)}/` : null;
 }
 

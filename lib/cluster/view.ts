@@ -8,6 +8,7 @@ import type { KvEntry } from "../consul/client.ts";
 import { type ClusterDoc, parseClusterDoc, selectGroup } from "./doc.ts";
 import { type ClusterFacts, clusterKeyFor } from "./facts.ts";
 import type { Instance } from "./health.ts";
+import { historyKeyFor } from "../history/entry.ts";
 import {
   type ActiveInstance,
   compileFilter,
@@ -27,6 +28,8 @@ export interface ClusterView {
   placement: Placement;
   actives: ActiveInstance[];
   decision: Decision;
+  /** Where this service's role changes are recorded (set by readClusterView). */
+  history?: { key: string; service: string };
 }
 
 /** Read and parse the cluster document for a service (null doc when absent or no clusterKey). */
@@ -90,7 +93,16 @@ export async function readClusterView(
       settled: a.checksIndex > docIndex || a.claimsActive,
     }))
     : [];
-  return { key, entry, doc, node, placement, actives, decision: decide(placement, actives) };
+  return {
+    key,
+    entry,
+    doc,
+    node,
+    placement,
+    actives,
+    decision: decide(placement, actives),
+    history: { key: historyKeyFor(config, consulService), service: consulService },
+  };
 }
 
 /** Whether the node's group is datacenter-level (place() then needs the datacenters). */

@@ -6,6 +6,8 @@
 import type { ConsulClient, KvEntry } from "../consul/client.ts";
 import { ClusterError, describeError } from "../errors.ts";
 import type { KvWriteStep } from "../plan/step.ts";
+import { type HistoryAction, makeEntry } from "../history/entry.ts";
+import { writeRecorded } from "../history/txn.ts";
 import { docText, flippedDoc, sameDoc, unlockedDoc } from "./doc.ts";
 import type { IdentityCache } from "./facts.ts";
 import type { ClusterView } from "./view.ts";
@@ -17,20 +19,57 @@ export interface WriteOutcome {
   notes: string[];
 }
 
-/** The local check-and-set write of `next` in place of the document the view was read from. */
+/**
+ * The local check-and-set write of `next` in place of the document the view was read from.
+ * When the view names its service's history key, the step carries the history entry, and the
+ * executor writes both in one transaction. `action` defaults to what the change looks like: a
+ * lock removed and nothing else is "lock-cleared", anything else "flip".
+ */
 export function docWrite(
   view: ClusterView,
   next: Record<string, unknown>,
   why: string,
+  action?: HistoryAction,
+  now?: () => Date,
 ): KvWriteStep {
   if (!view.key || !view.entry || !view.doc) throw new ClusterError("no cluster document to write");
-  return {
+  const step: KvWriteStep = {
     kind: "kv-write",
     key: view.key,
     value: docText(next),
     cas: view.entry.modifyIndex,
     why,
   };
+  if (view.history) {
+    step.record = {
+      key: view.history.key,
+      entry: makeEntry({
+        node: view.node,
+        service: view.history.service,
+        action: action ?? changeAction(view.doc.raw, next),
+        before: view.doc.raw,
+        after: next,
+        reason: view.decision.reason,
+      }, now),
+    };
+  }
+  return step;
+}
+
+/** "lock-cleared" when the only difference is a removed lock, else "flip" (pure). */
+export function changeAction(before: unknown, after: unknown): HistoryAction {
+  const strip = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(strip);
+    if (v !== null && typeof v === "object") {
+      return Object.fromEntries(
+        Object.entries(v as Record<string, unknown>).filter(([k]) => k !== "lock").map((
+          [k, x],
+        ) => [k, strip(x)]),
+      );
+    }
+    return v;
+  };
+  return sameDoc(strip(before), strip(after)) ? "lock-cleared" : "flip";
 }
 
 /** Another datacenter's copy of the document, as read after the local write won. */
@@ -103,10 +142,21 @@ export async function casClusterDoc(
   view: ClusterView,
   next: Record<string, unknown>,
   id: IdentityCache,
+  action: HistoryAction = "start-primary",
 ): Promise<WriteOutcome> {
-  const local = docWrite(view, next, "update the cluster document");
+  const local = docWrite(view, next, "update the cluster document", action);
+  if (local.record && action === "start-primary") {
+    local.record.entry.reason = `start-primary run on ${view.node} (${view.decision.reason})`;
+  }
   const notes: string[] = [];
-  const won = await consul.kvPut(local.key, local.value, { cas: local.cas! });
+  const won = local.record
+    ? (await writeRecorded(consul, {
+      kind: "put",
+      key: local.key,
+      value: local.value,
+      cas: local.cas!,
+    }, local.record)).won
+    : await consul.kvPut(local.key, local.value, { cas: local.cas! });
   if (!won) {
     notes.push(`lost the race: ${local.key} changed since index ${local.cas}; not retried`);
     return { won, notes };

@@ -16,11 +16,29 @@ import {
   decodeKv,
   HEALTH_ENTRIES,
   type KvEntry,
+  NODE_CHECKS,
   registrationBody,
   SHAPES,
+  TXN_ANSWER,
+  TXN_ERRORS,
+  txnBody,
+  txnCasFailure,
+  type TxnOp,
 } from "./wire.ts";
 
-export { b64decode, b64encode, decodeKv, type KvEntry, registrationBody } from "./wire.ts";
+export {
+  b64decode,
+  b64encode,
+  decodeKv,
+  type KvEntry,
+  registrationBody,
+  type TxnOp,
+} from "./wire.ts";
+
+/** A transaction either applied every operation or none (`failed`: which one refused, why). */
+export type TxnOutcome =
+  | { ok: true }
+  | { ok: false; failed: { opIndex: number; what: string }[] };
 export { type ClientOptions, ConsulError, type ConsulErrorKind, parseWait } from "./http.ts";
 
 export interface LocalService {
@@ -96,6 +114,69 @@ export class ConsulClient extends ConsulHttp {
       query: { cas: opts.cas, dc: opts.dc },
     });
     return parseBool(r.text, `DELETE /v1/kv/${key}`);
+  }
+
+  /**
+   * Apply KV operations atomically (`PUT /v1/txn`): all of them or none. A check-and-set that
+   * does not hold rolls the whole transaction back (HTTP 409 naming the operation).
+   */
+  async txn(ops: readonly TxnOp[], opts: { dc?: string } = {}): Promise<TxnOutcome> {
+    const { status, data } = await this.json<{ Errors?: { OpIndex: number; What: string }[] }>(
+      "/v1/txn",
+      {
+        method: "PUT",
+        body: JSON.stringify(txnBody(ops)),
+        query: { dc: opts.dc },
+        accept: [409],
+        shape: TXN_ANSWER,
+      },
+    );
+    if (status === 200) return { ok: true };
+    const errors = data!.Errors ?? [];
+    const why = TXN_ERRORS(errors);
+    if (why || errors.length === 0) {
+      throw new ConsulError(
+        `PUT /v1/txn: unexpected answer from Consul (HTTP 409: ${why ?? "no errors listed"})`,
+        "invalid-response",
+        "PUT /v1/txn",
+        409,
+      );
+    }
+    // A rolled-back transaction names why per operation: a check that did not hold is an
+    // answer (the caller lost a race); anything else (an ACL denial) is an error.
+    const denied = errors.find((e) => /permission denied/i.test(e.What));
+    if (denied) {
+      throw new ConsulError(
+        `permission denied by Consul ACLs on PUT /v1/txn (${
+          ops[denied.OpIndex]?.key ?? `operation ${denied.OpIndex}`
+        }: ${denied.What}); check the token's policy`,
+        "permission",
+        "PUT /v1/txn",
+        409,
+      );
+    }
+    const odd = errors.find((e) => !txnCasFailure(e.What));
+    if (odd) {
+      throw new ConsulError(
+        `PUT /v1/txn: ${ops[odd.OpIndex]?.key ?? `operation ${odd.OpIndex}`} refused: ${odd.What}`,
+        "invalid-response",
+        "PUT /v1/txn",
+        409,
+      );
+    }
+    return { ok: false, failed: errors.map((e) => ({ opIndex: e.OpIndex, what: e.What })) };
+  }
+
+  /** Every check of one node (serfHealth included); empty when the catalog has no such node. */
+  async nodeHealth(
+    node: string,
+    opts: { dc?: string } = {},
+  ): Promise<{ CheckID: string; Status: string; Output?: string }[]> {
+    const { data } = await this.json<{ CheckID: string; Status: string; Output?: string }[]>(
+      `/v1/health/node/${encodeURIComponent(node)}`,
+      { query: { dc: opts.dc }, shape: NODE_CHECKS },
+    );
+    return data ?? [];
   }
 
   /** Datacenters known to the catalog (WAN-joined). */

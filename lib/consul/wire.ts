@@ -166,3 +166,36 @@ export function registrationBody(svc: WireService, tags: string[]): Record<strin
   body.Tags = tags;
   return body;
 }
+
+/** One KV operation of a transaction (`/v1/txn`); values are plain text, encoded here. */
+export type TxnOp =
+  | { verb: "set"; key: string; value: string }
+  | { verb: "cas"; key: string; value: string; index: number }
+  | { verb: "delete-cas"; key: string; index: number }
+  | { verb: "check-index"; key: string; index: number };
+
+/** The request body for a list of operations (pure). */
+export function txnBody(ops: readonly TxnOp[]): unknown[] {
+  return ops.map((op) => {
+    const kv: Record<string, unknown> = { Verb: op.verb, Key: op.key };
+    if ("value" in op) kv.Value = b64encode(op.value);
+    if ("index" in op) kv.Index = op.index;
+    return { KV: kv };
+  });
+}
+
+/** A transaction's answer: 200 with Results, or 409 (rolled back) with Errors. */
+export const TXN_ANSWER: Shape = fields({ Results: "array?", Errors: "array?" });
+export const TXN_ERRORS: Shape = arrayOf(fields({ OpIndex: "number", What: "string" }));
+
+/** `/v1/health/node/<node>`: that node's checks. */
+export const NODE_CHECKS: Shape = arrayOf(SHAPES.check);
+
+/**
+ * Whether a rolled-back operation's reason is a check that did not hold ("failed to set key
+ * \"k\", index is stale", "current modify index 5 != 4", "key \"k\" doesn't exist"), as
+ * opposed to a refusal such as an ACL denial.
+ */
+export function txnCasFailure(what: string): boolean {
+  return /index is stale|modify index|doesn't exist|does not exist/i.test(what);
+}

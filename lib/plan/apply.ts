@@ -6,6 +6,8 @@
  */
 import { describeError } from "../errors.ts";
 import type { RunResult } from "../sys/runner.ts";
+import type { Change, RecordedOutcome } from "../history/txn.ts";
+import type { HistoryRecord } from "../history/entry.ts";
 import {
   type AwaitKeysStep,
   type ClusterDocStep,
@@ -29,6 +31,10 @@ export interface Effects {
   switchLock?(step: SwitchLockStep): Promise<void>;
   /** Keys that did not reach the value in time (`silent`) or answered `failValue`. */
   awaitKeys?(step: AwaitKeysStep): Promise<{ silent: string[]; failed: string[] }>;
+  /** A change and its history entry in one transaction (lib/history/txn.ts). */
+  recorded?(change: Change, record: HistoryRecord): Promise<RecordedOutcome>;
+  /** A checked delete; false when the key changed. */
+  kvDelete?(key: string, opts: { cas: number }): Promise<boolean>;
   /** Whether the checked write won, and what happened in other datacenters. */
   clusterDoc?(step: ClusterDocStep): Promise<{ won: boolean; notes: string[] }>;
 }
@@ -124,11 +130,43 @@ export class Executor {
     try {
       switch (step.kind) {
         case "kv-write": {
+          if (step.record) {
+            const change: Change = { kind: "put", key: step.key, value: step.value };
+            if (step.cas !== undefined) change.cas = step.cas;
+            const r = await need(this.effects.recorded, "recorded").call(
+              this.effects,
+              change,
+              step.record,
+            );
+            return done(r.won, r.won ? (r.note ? `ok (${r.note})` : "ok") : r.note);
+          }
           const opts: { cas?: number; dc?: string } = {};
           if (step.cas !== undefined) opts.cas = step.cas;
           if (step.dc !== undefined) opts.dc = step.dc;
           const won = await this.effects.kvPut(step.key, step.value, opts);
           return done(won, won ? "ok" : "lost the race");
+        }
+        case "kv-delete": {
+          if (step.record) {
+            const r = await need(this.effects.recorded, "recorded").call(
+              this.effects,
+              { kind: "delete", key: step.key, cas: step.cas },
+              step.record,
+            );
+            return done(r.won, r.won ? "ok" : r.note);
+          }
+          const won = await need(this.effects.kvDelete, step.kind).call(this.effects, step.key, {
+            cas: step.cas,
+          });
+          return done(won, won ? "ok" : "lost the race");
+        }
+        case "history": {
+          const r = await need(this.effects.recorded, "recorded").call(
+            this.effects,
+            { kind: "none" },
+            step.record,
+          );
+          return done(r.won, r.won ? "ok" : r.note);
         }
         case "flag": {
           const opts: { cas?: number; dc?: string } = step.createOnly ? { cas: 0 } : {};

@@ -3,11 +3,19 @@ import type { ConsulClient } from "../consul/client.ts";
 import type { WireService } from "../consul/types.ts";
 import { createLockFile, removeLockFile, selfHolder } from "../sys/lockfile.ts";
 import type { Runner } from "../sys/runner.ts";
+import { writeRecorded } from "../history/txn.ts";
 import type { Effects } from "./apply.ts";
 
 export function liveEffects(consul: ConsulClient, runner: Runner): Effects {
   return {
     kvPut: (key, value, opts) => consul.kvPut(key, value, opts),
+    recorded: (change, record) =>
+      writeRecorded(
+        { kvGet: (k) => consul.kvGet(k), txn: (ops) => consul.txn(ops) },
+        change,
+        record,
+      ),
+    kvDelete: (key, opts) => consul.kvDelete(key, opts),
     setTags: (s) => consul.setServiceTags(s.registration as WireService, s.tags),
     run: (s) => {
       const opts: Parameters<Runner["run"]>[1] = { timeoutMs: s.timeoutMs };

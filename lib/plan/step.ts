@@ -7,6 +7,7 @@
  * else in the tree performs a side effect that a dry run must skip.
  */
 import type { WireService } from "../consul/types.ts";
+import type { HistoryRecord } from "../history/entry.ts";
 
 /** A KV write. `cas` makes it checked (0 = create-only); without it the write is plain. */
 export interface KvWriteStep {
@@ -17,6 +18,23 @@ export interface KvWriteStep {
   dc?: string;
   /** Short reason shown after the write ("flip", "clear the switch lock"). */
   why: string;
+  /** A history entry written in the same transaction: both happen or neither. */
+  record?: HistoryRecord;
+}
+
+/** A checked KV delete (the pause flag), optionally with its history entry. */
+export interface KvDeleteStep {
+  kind: "kv-delete";
+  key: string;
+  cas: number;
+  why: string;
+  record?: HistoryRecord;
+}
+
+/** A history entry alone, for a change that wrote no document (an abort). */
+export interface HistoryStep {
+  kind: "history";
+  record: HistoryRecord;
 }
 
 /** Replace the tags of a local service registration (all other fields kept). */
@@ -109,6 +127,8 @@ export interface MessageStep {
 
 export type Step =
   | KvWriteStep
+  | KvDeleteStep
+  | HistoryStep
   | TagsStep
   | RunStep
   | LockFileStep
@@ -125,8 +145,12 @@ export function describeStep(s: Step): string {
     case "kv-write": {
       const at = s.dc ? ` in ${s.dc}` : "";
       const cas = s.cas === undefined ? "" : s.cas === 0 ? " (create only)" : ` (cas ${s.cas})`;
-      return `write ${s.key}${at} = ${s.value}${cas} to ${s.why}`;
+      return `write ${s.key}${at} = ${s.value}${cas} to ${s.why}${recorded(s.record)}`;
     }
+    case "kv-delete":
+      return `delete ${s.key} (cas ${s.cas}) to ${s.why}${recorded(s.record)}`;
+    case "history":
+      return `record ${s.record.entry.action} in ${s.record.key}: ${s.record.entry.reason}`;
     case "tags":
       return `set the tags of ${s.serviceId} to ${JSON.stringify(s.tags)}`;
     case "run":
@@ -150,4 +174,8 @@ export function describeStep(s: Step): string {
     case "message":
       return s.text;
   }
+}
+
+function recorded(r: HistoryRecord | undefined): string {
+  return r ? `, recorded as ${r.entry.action} in ${r.key} (one transaction)` : "";
 }

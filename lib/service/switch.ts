@@ -23,6 +23,7 @@ import type { Say } from "./actions.ts";
 import { planSwitch, roleKeyPrefix, type ServiceArgs, switchLockKey } from "./plan.ts";
 import { SwitchLockHeld } from "./switch_lock.ts";
 import { abortSteps, initiatorSteps, type KeyStep } from "./switch_plan.ts";
+import { recordStep } from "../history/entry.ts";
 
 export interface InitiatorPorts {
   view(): Promise<ClusterView>;
@@ -98,6 +99,13 @@ export async function startPrimaryAbort(
     key: lockKey,
     holder: "start-primary --abort",
   });
+  // History: the abort is recorded (no document change) once its flags are reset.
+  const record = recordStep(set, {
+    service: a.consulService,
+    node: await ports.node(),
+    action: "abort",
+    reason: "start-primary --abort: every promote/demote flag reset to NULL",
+  });
   if (ex.dryRun) {
     const plan = abortSteps(prefix, here, await read());
     if (plan.length === 0) {
@@ -105,7 +113,7 @@ export async function startPrimaryAbort(
       say("nothing to abort: every role key is NULL");
       return Exit.OK;
     }
-    await ex.applyAll([lockOf("take"), ...plan.map((k) => k.step), lockOf("release")]);
+    await ex.applyAll([lockOf("take"), ...plan.map((k) => k.step), record, lockOf("release")]);
     return Exit.OK;
   }
   const taken = await ex.apply(lockOf("take"));
@@ -121,6 +129,10 @@ export async function startPrimaryAbort(
     }
     const r = await applyKeys(ex, abortSteps(prefix, here, entries), say, tag);
     if (r.changed === 0 && r.ok) say("flags: ok (every flag was already NULL)");
+    if (r.ok && r.changed > 0) {
+      const h = await ex.apply(record);
+      say(`history: ${h.ok ? "ok" : `not recorded (${h.detail})`}`, h.ok ? "info" : "warn");
+    }
     say(
       `start-primary --abort: ${r.ok ? "ok" : "FAILED"} (cluster document unchanged; ` +
         `nodes that took part drop their lock files and return to their roles)`,

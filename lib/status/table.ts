@@ -57,8 +57,9 @@ export function renderTable(r: StatusReport, p: Paint): string {
       ].filter((x) => x).join(" ")
     ).join(" ");
     const flagCell = cell(
-      [s.switching ? "switch-running" : "", flags].filter((x) => x).join(" ") || "-",
-      flags || s.switching ? p.warn : (x) => x,
+      [s.paused ? "PAUSED" : "", s.switching ? "switch-running" : "", flags].filter((x) => x)
+        .join(" ") || "-",
+      flags || s.switching || s.paused ? p.warn : (x) => x,
     );
     const me = s.thisNode.state ?? (s.thisNode.reason ? `? ${s.thisNode.reason}` : "-");
     const meCell = cell(me, s.thisNode.state ? p.bold : p.bad);

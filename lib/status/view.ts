@@ -15,6 +15,7 @@ import {
 import type { Instance } from "../cluster/health.ts";
 import { compileFilter } from "../cluster/role.ts";
 import { readClusterView } from "../cluster/view.ts";
+import { pausedState, pauseKeyFor, pauseSentence } from "../ops/pause.ts";
 import type { Config } from "../config.ts";
 import type { ConsulClient, KvEntry } from "../consul/client.ts";
 import { describeError } from "../errors.ts";
@@ -75,6 +76,8 @@ export interface ServiceRow {
   error: string | null;
   /** "trigger limit reached: …" when this node's triggers for the service stopped acting. */
   triggerLimit?: string | null;
+  /** "paused: <reason> (by … at …)" while the service is paused cluster-wide. */
+  paused?: string | null;
 }
 
 export interface StatusReport {
@@ -255,6 +258,8 @@ async function serviceRow(
       others.map((dc) => consul.kvList(prefix, { dc }).then((r) => r.entries).catch(() => [])),
     );
     row.pendingFlags = pendingFlagRows(prefix, [...entries, ...remote.flat()]);
+    const pause = pausedState(entries.find((e) => e.key === pauseKeyFor(config, service)) ?? null);
+    row.paused = pause.paused ? pauseSentence(pause) : null;
     const sw = entries.find((e) => e.key === switchLockKey(config.servicePrefix, service));
     if (sw?.session) {
       const h = parseSwitchHolder(sw.value);

@@ -19,6 +19,7 @@ import { buildPlan, describeAction, type HealthCheck, InputError, triggerKey } f
 import type { TriggerPlan, TriggerState } from "./plan.ts";
 import { keyName, type LimitKey, STATE_FILE, type TriggerLimiter } from "./limit.ts";
 import { actionExitCode } from "./run.ts";
+import { pausedValue, pauseKeyFor, pauseSentence } from "../ops/pause.ts";
 import type { TriggerSource } from "./source.ts";
 import {
   actionSteps,
@@ -42,6 +43,7 @@ export const nullLog: Log = { debug() {}, info() {}, warn() {}, error() {} };
 
 export type Outcome =
   | "ran"
+  | "paused"
   | "no-action"
   | "noop"
   | "limited"
@@ -185,6 +187,19 @@ export async function fire(
         `a trigger only acts on its own node's checks`,
     );
     return fail("nothing run")(e);
+  }
+
+  // Pause (maintenance mode, a KV flag every node honours): logged, nothing run.
+  const pause = pausedValue(
+    await source.kv(pauseKeyFor(config, service)).catch(fail("nothing run: pause flag unread")),
+  );
+  if (pause.paused) {
+    const message = `${pauseSentence(pause)}: ${state} trigger for ${
+      check.CheckID || "-"
+    } logged, nothing run`;
+    log.info(`${label}: ${message}`);
+    if (deps.dryRun) await ex.apply({ kind: "message", text: message });
+    return { outcome: "paused", code: Exit.OK, message };
   }
 
   // A watch's payload is the catalog's view, which can lag the local agent by a moment (seen

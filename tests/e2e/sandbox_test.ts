@@ -81,6 +81,10 @@ Deno.test("every command and subcommand answers --help with exit 0 and an exampl
     ["trigger"],
     ["trigger", "warning"],
     ["trigger", "reset"],
+    ["history"],
+    ["pause"],
+    ["resume"],
+    ["failover"],
     ["service"],
     ["service", "web", "start-primary"],
     ["status"],
@@ -97,7 +101,11 @@ Deno.test("every command and subcommand answers --help with exit 0 and an exampl
   }
   const v = await cli(["--version"]);
   assert.equal(v.code, 0);
-  assert.match(v.stdout, /^powerconsul \d+\.\d+\.\d+ \(deno 2\.9\.6\)$/m);
+  // GNU style: the version is the last word of the first line; Deno's on the second.
+  const [first, second] = v.stdout.split("\n");
+  assert.match(first!, /^powerconsul \d+\.\d+\.\d+$/);
+  assert.equal(first!.split(" ").at(-1), JSON.parse(Deno.readTextFileSync("deno.json")).version);
+  assert.equal(second, `deno ${Deno.version.deno}`);
   const unknown = await cli(["frobnicate"]);
   assert.equal(unknown.code, 2);
   assert.match(unknown.stderr, /unknown command "frobnicate"/);

@@ -60,8 +60,23 @@ async function service(args: string[], timeoutMs = 120_000): Promise<Ran> {
 
 const show = (r: Ran) => `exit ${r.code}\n--- stdout\n${r.stdout}--- stderr\n${r.stderr}`;
 
-/** The KV values under a prefix (test's own view). */
+/** The KV values under a prefix (test's own view), but the history key (see historyOf). */
 async function kvTree(a: AgentHandle, prefix: string): Promise<Record<string, string | null>> {
+  const all = await kvTreeAll(a, prefix);
+  delete all[`${prefix}history`];
+  return all;
+}
+
+/** The actions recorded in a service's history key, oldest first. */
+async function historyOf(a: AgentHandle, prefix: string): Promise<string[]> {
+  const v = (await kvTreeAll(a, prefix))[`${prefix}history`];
+  return v ? (JSON.parse(v) as { action: string }[]).map((e) => e.action) : [];
+}
+
+async function kvTreeAll(
+  a: AgentHandle,
+  prefix: string,
+): Promise<Record<string, string | null>> {
   const r = await a.api(`/v1/kv/${prefix}?recurse`);
   if (r.status === 404) {
     await r.body?.cancel();
@@ -300,6 +315,11 @@ agentTest(
       ]);
       assert.ok(allNull(tree), JSON.stringify(tree));
       await settled(s, "roles settled after the switch");
+      assert.deepEqual(
+        await historyOf(s.cluster.server, "service/web/"),
+        ["start-primary", "lock-cleared"],
+        "the switch and the lock clear each recorded once",
+      );
       assert.deepEqual(await rec.stop(), [
         original,
         { active_nodes: [a3], standby_nodes: [a2], lock: true },
@@ -370,6 +390,11 @@ agentTest(
       tree = await kvTree(s.cluster.server, "service/web/");
       assert.ok(allNull(tree), JSON.stringify(tree));
       assert.deepEqual(await kvGet(s.cluster.server, s.key), before, "abort leaves the document");
+      assert.deepEqual(
+        (await historyOf(s.cluster.server, "service/web/")).slice(-1),
+        ["abort"],
+        "the abort recorded",
+      );
       await waitFor("the standby dropped its lock file", async () => !(await exists(n3.lockFile)), {
         timeoutMs: 20_000,
       });

@@ -118,6 +118,7 @@ agentTest(
       thisNode: { role: "primary", state: "primary", reason: `node ${n2.name} is listed active` },
       error: null,
       triggerLimit: null,
+      paused: null,
     });
     assert.equal(by.db.mode, "all-active");
     assert.deepEqual(by.db.groups[0].active, [row(n2.name, false, ["db-ttl=warning"])]);

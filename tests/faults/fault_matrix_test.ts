@@ -744,7 +744,8 @@ agentTest(
         const r = await run(check, { env: { CONSUL_HTTP_TOKEN: token! } });
         const j = assertCheckUnknown(
           r,
-          /permission denied by Consul ACLs on PUT \/v1\/kv\/cluster\/web/,
+          // the flip and its history record are one transaction: the denial names the document
+          /permission denied by Consul ACLs on PUT \/v1\/txn \(cluster\/web: Permission denied\)/,
         );
         assert.doesNotMatch(String(j.message), /flipped|now active/);
         assert.deepEqual(await state(), before);

@@ -55,3 +55,24 @@ Deno.test("lineClaimsActive() reads back only a passing check line that expects 
   assert.equal(lineClaimsActive(renderCheck({ ...r, expects: false }, "json")), false);
   assert.equal(lineClaimsActive(renderCheck(r, "text")), false);
 });
+
+Deno.test("renderCheck text: Nagios perfdata after the message, only with a duration and no '|'", async () => {
+  const { renderCheck, perfdata } = await import("../../../lib/check/line.ts");
+  const r = {
+    type: "service",
+    resource: "apache2",
+    consulService: "web",
+    expects: true,
+    clustered: true,
+    role: "secondary",
+    state: "passing" as const,
+    message: "apache2 running; should be running",
+  };
+  assert.equal(renderCheck(r, "text"), r.message, "no duration: the message alone");
+  const timed = { ...r, durationMs: 1234.5 };
+  assert.equal(perfdata(timed), " | duration=1.234s role=2;;;-1;2");
+  assert.equal(renderCheck(timed, "text"), `${r.message} | duration=1.234s role=2;;;-1;2`);
+  assert.ok(renderCheck(timed, "text").startsWith(r.message), "Consul shows the message first");
+  assert.equal(renderCheck({ ...timed, message: "a|b" }, "text"), "a|b");
+  assert.doesNotMatch(renderCheck(timed, "json"), /duration/, "the JSON line is unchanged");
+});

@@ -56,7 +56,11 @@ Deno.test("wantedTags() adds nodns for stopped-as-expected, removes it for runni
 Deno.test("planFlip(): only -U on a standby with no active passing, CAS on the index read", async () => {
   const failing = await view("failing");
   const step = planFlip(failing, true);
-  assert.deepEqual(step, {
+  const { record, ...write } = step!;
+  assert.equal(record?.entry.action, "flip", "the flip carries its history entry");
+  assert.equal(record?.key, "service/web/history");
+  assert.deepEqual(record?.entry.before, { active_nodes: ["a1"], standby_nodes: ["s1"] });
+  assert.deepEqual(write, {
     kind: "kv-write",
     key: "cluster/web",
     value: JSON.stringify({ active_nodes: ["s1"], standby_nodes: ["a1"], lock: true }),
@@ -66,7 +70,7 @@ Deno.test("planFlip(): only -U on a standby with no active passing, CAS on the i
   assert.equal(
     describeStep(step!),
     `write cluster/web = {"active_nodes":["s1"],"standby_nodes":["a1"],"lock":true} (cas 21) ` +
-      "to make this node active (-U)",
+      "to make this node active (-U), recorded as flip in service/web/history (one transaction)",
   );
   assert.equal(planFlip(failing, false), null, "without -U");
   assert.equal(planFlip(await view("passing"), true), null, "an active passes");
@@ -105,7 +109,9 @@ Deno.test("planCheck(): the answer, the lock clear and the tags, from the view a
       [local(["nodns"])],
       [],
     );
-    assert.deepEqual(p.unlock, {
+    const { record, ...unlock } = p.unlock!;
+    assert.equal(record?.entry.action, "lock-cleared");
+    assert.deepEqual(unlock, {
       kind: "kv-write",
       key: "cluster/web",
       value: JSON.stringify(nodes),

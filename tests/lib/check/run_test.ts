@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import type { CheckArgs } from "../../../lib/check/args.ts";
 import { runCheck, unknownResult } from "../../../lib/check/run.ts";
-import type { ConsulClient, KvEntry, LocalService } from "../../../lib/consul/client.ts";
+import type { ConsulClient, KvEntry, LocalService, TxnOp } from "../../../lib/consul/client.ts";
 import { ConsulError } from "../../../lib/consul/client.ts";
 import type { WireHealthEntry, WireService } from "../../../lib/consul/types.ts";
 import { config, kvEntry } from "../../_support/cluster.ts";
@@ -37,6 +37,20 @@ class FakeConsul {
     if (this.put instanceof Error) return Promise.reject(this.put);
     if (this.put) this.kv.set(key, kvEntry(key, value, (opts.cas ?? 0) + 1));
     return Promise.resolve(this.put);
+  }
+  /** A transaction: every op logged like a put; `put` decides the answer as for kvPut. */
+  txn(ops: TxnOp[]) {
+    for (const op of ops) {
+      this.calls.push(`txn ${op.verb} ${op.key} cas=${"index" in op ? op.index : "-"}`);
+    }
+    if (this.put instanceof Error) return Promise.reject(this.put);
+    if (!this.put) return Promise.resolve({ ok: false, failed: [{ opIndex: 0, what: "cas" }] });
+    for (const op of ops) {
+      if ("value" in op) {
+        this.kv.set(op.key, kvEntry(op.key, op.value, ("index" in op ? op.index : 0) + 1));
+      }
+    }
+    return Promise.resolve({ ok: true });
   }
   setServiceTags(svc: WireService, tags: string[]) {
     this.calls.push(`tags ${svc.ID}=${JSON.stringify(tags)}`);
@@ -113,12 +127,22 @@ async function setup(over: {
   };
 }
 
+const REC = (action: string) => `, recorded as ${action} in service/web/history (one transaction)`;
 const FLIPPED = JSON.stringify({ active_nodes: ["s1"], standby_nodes: ["a1"], lock: true });
 
 Deno.test("runCheck -U: flips on the index read, re-reads, answers as the new active, fixes the tags", async () => {
   await using s = await setup();
   await s.go();
-  assert.deepEqual(s.consul.calls, ["put cluster/web cas=21", "tags web=[]"]);
+  assert.deepEqual(s.consul.calls, [
+    "txn cas cluster/web cas=21",
+    "txn cas service/web/history cas=0",
+    "tags web=[]",
+  ]);
+  const recorded = JSON.parse(s.consul.kv.get("service/web/history")!.value!);
+  assert.equal(recorded.length, 1, "one history entry, written with the flip");
+  assert.equal(recorded[0].action, "flip");
+  assert.equal(recorded[0].node, "s1");
+  assert.deepEqual(recorded[0].after, JSON.parse(FLIPPED));
   assert.equal(s.consul.kv.get("cluster/web")!.value, FLIPPED);
   assert.equal(s.result.role, "primary");
   assert.equal(s.result.state, "passing");
@@ -128,7 +152,7 @@ Deno.test("runCheck -U: flips on the index read, re-reads, answers as the new ac
       "is now active (locked until the new actives pass)",
   );
   assert.deepEqual(s.logged, [
-    `INFO write cluster/web = ${FLIPPED} (cas 21) to make this node active (-U): ok`,
+    `INFO write cluster/web = ${FLIPPED} (cas 21) to make this node active (-U)${REC("flip")}: ok`,
     "WARN -U flip of cluster/web: wrote cluster/web (cas 21)",
     "INFO set the tags of web to []: ok",
   ]);
@@ -140,7 +164,7 @@ Deno.test("runCheck -U --dry-run: prints the same steps, writes nothing, enters 
   await s.go();
   assert.deepEqual(s.consul.calls, []);
   assert.deepEqual(s.printed, [
-    `would write cluster/web = ${FLIPPED} (cas 21) to make this node active (-U)`,
+    `would write cluster/web = ${FLIPPED} (cas 21) to make this node active (-U)${REC("flip")}`,
     "would set the tags of web to []",
   ]);
   assert.equal(s.dropped(), 1);
@@ -171,7 +195,10 @@ Deno.test("runCheck -U: a lost race is said and re-read; a refused write is unkn
     403,
   );
   await assert.rejects(t.go(), /permission denied by Consul ACLs/);
-  assert.deepEqual(t.consul.calls, ["put cluster/web cas=21"], "no tag write after it");
+  assert.deepEqual(t.consul.calls, [
+    "txn cas cluster/web cas=21",
+    "txn cas service/web/history cas=0",
+  ], "no tag write after it");
 });
 
 Deno.test("runCheck: a locked standby seeing the active settled clears the lock, once", async (t) => {
@@ -179,8 +206,13 @@ Deno.test("runCheck: a locked standby seeing the active settled clears the lock,
   await t.step("won", async () => {
     await using s = await setup({ doc, active: "passing", tags: ["nodns"], probe: 2 });
     await s.go();
-    assert.deepEqual(s.consul.calls, ["put cluster/web cas=21"]);
+    assert.deepEqual(s.consul.calls, [
+      "txn cas cluster/web cas=21",
+      "txn cas service/web/history cas=0",
+    ]);
     assert.match(s.result.message, /; cleared the switch lock$/);
+    const rec = JSON.parse(s.consul.kv.get("service/web/history")!.value!);
+    assert.deepEqual(rec.map((e: { action: string }) => e.action), ["lock-cleared"]);
   });
   await t.step("lost", async () => {
     await using s = await setup({ doc, active: "passing", tags: ["nodns"], probe: 2 });

@@ -22,12 +22,25 @@ async function standbyView(d: unknown = doc) {
 
 Deno.test("docWrite() is a check-and-set on the index the decision read", async () => {
   const v = await standbyView();
-  assert.deepEqual(docWrite(v, flipFor(v), "flip"), {
+  const at = new Date("2026-01-02T03:04:05.000Z");
+  assert.deepEqual(docWrite(v, flipFor(v), "flip", undefined, () => at), {
     kind: "kv-write",
     key: "cluster/web",
     value: JSON.stringify(flipped),
     cas: 17,
     why: "flip",
+    record: {
+      key: "service/web/history",
+      entry: {
+        time: at.toISOString(),
+        node: v.node,
+        service: "web",
+        action: "flip",
+        before: doc,
+        after: flipped,
+        reason: v.decision.reason,
+      },
+    },
   });
   const locked = await standbyView({ ...doc, lock: true });
   assert.deepEqual(unlockFor(locked), doc);

@@ -23,3 +23,21 @@ Deno.test("b64encode()/b64decode() carry UTF-8 both ways", () => {
   for (const s of ["", "héllo", "ключ", "a\u0000b", "🙂"]) assert.equal(b64decode(b64encode(s)), s);
   assert.equal(b64encode("héllo"), "aMOpbGxv");
 });
+
+Deno.test("txnBody()/txnCasFailure(): operations encoded; a failed check told from a refusal", async () => {
+  const { txnBody, txnCasFailure } = await import("../../../lib/consul/wire.ts");
+  assert.deepEqual(
+    txnBody([
+      { verb: "cas", key: "a", value: "é", index: 0 },
+      { verb: "delete-cas", key: "b", index: 7 },
+    ]),
+    [
+      { KV: { Verb: "cas", Key: "a", Value: "w6k=", Index: 0 } },
+      { KV: { Verb: "delete-cas", Key: "b", Index: 7 } },
+    ],
+  );
+  assert.equal(txnCasFailure('failed to set key "cluster/web", index is stale'), true);
+  assert.equal(txnCasFailure("current modify index 5 != 4"), true);
+  assert.equal(txnCasFailure('key "x" doesn\'t exist'), true);
+  assert.equal(txnCasFailure("Permission denied"), false);
+});

@@ -13,6 +13,7 @@ import {
   startPrimaryAbort,
 } from "../../../lib/service/switch.ts";
 import { switchEffects } from "../../../lib/service/switch_effects.ts";
+import { appendEntry, type HistoryRecord, parseHistory } from "../../../lib/history/entry.ts";
 import { answerLine } from "../../../lib/service/switch_plan.ts";
 import { FakeKv } from "../../_support/fake_kv.ts";
 import { FakeClock, RecordingEffects } from "../../_support/fakes.ts";
@@ -130,6 +131,14 @@ function world(opts: {
     },
   });
   Object.assign(fx, sw);
+  // A history entry lands in the fake KV like the live transaction would write it.
+  Object.assign(fx, {
+    recorded: (_change: unknown, record: HistoryRecord) => {
+      const cur = kv.get(record.key);
+      kv.put(record.key, appendEntry(cur?.value ?? null, record.entry).text);
+      return Promise.resolve({ won: true, note: "" });
+    },
+  });
   const ex = new Executor(fx, {
     dryRun: opts.dryRun ?? false,
     print: say,
@@ -269,10 +278,15 @@ Deno.test("start-primary --abort: every key that is not NULL back to NULL, one l
     "switch lock service/web/.switch: ok",
     "a demote START → NULL: ok",
     "b promote WAIT → NULL: ok",
+    "history: ok",
     "start-primary --abort: ok (cluster document unchanged; nodes that took part drop their " +
     "lock files and return to their roles)",
   ]);
-  assert.ok(Object.entries(roleKeys(w.kv)).every(([, v]) => v === "NULL"));
+  assert.ok(
+    Object.entries(roleKeys(w.kv)).every(([k, v]) => k === "service/web/history" || v === "NULL"),
+  );
+  const abortEntries = parseHistory(w.kv.get("service/web/history")!.value);
+  assert.deepEqual(abortEntries.map((e) => [e.action, e.before, e.after]), [["abort", null, null]]);
 
   const d = world({ dryRun: true, answers: {} });
   d.kv.put("service/web/a/demote", "START");
@@ -280,6 +294,8 @@ Deno.test("start-primary --abort: every key that is not NULL back to NULL, one l
   assert.deepEqual(d.lines, [
     "would take the switch lock service/web/.switch",
     "would set service/web/a/demote = NULL",
+    "would record abort in service/web/history: start-primary --abort: every promote/demote " +
+    "flag reset to NULL",
     "would release the switch lock service/web/.switch",
   ]);
   assert.equal(d.kv.get("service/web/a/demote")!.value, "START");

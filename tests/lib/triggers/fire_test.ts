@@ -230,3 +230,24 @@ Deno.test("fire() --dry-run: the executor prints the plan and the steps, drops r
   assert.ok(!w.source.reads.includes("status"), "a dry run does not ask for the check");
   await Deno.remove(w.dir, { recursive: true });
 });
+
+Deno.test("fire(): while the service is paused the trigger is logged and nothing runs", async () => {
+  const w = await world();
+  w.source.kvData.set(
+    "service/web/pause",
+    JSON.stringify({ by: "n2", at: "2026-01-01T00:00:00.000Z", reason: "kernel upgrade" }),
+  );
+  const r = await fire(check, "critical", w.deps);
+  assert.equal(r.outcome, "paused");
+  assert.equal(r.code, 0);
+  assert.deepEqual(w.effects.calls, [], "nothing run");
+  assert.match(r.message, /^paused: kernel upgrade \(by n2 at 2026-01-01T00:00:00.000Z\)/);
+  assert.ok(w.logs.some((l) => l.includes("logged, nothing run")), w.logs.join("\n"));
+  w.source.kvData.set("service/web/pause", "garbage");
+  const bad = await fire(check, "critical", w.deps);
+  assert.equal(bad.outcome, "paused", "a malformed flag counts as paused");
+  assert.deepEqual(w.effects.calls, []);
+  w.source.kvData.delete("service/web/pause");
+  assert.equal((await fire(check, "critical", w.deps)).outcome, "ran", "resumed: runs again");
+  await Deno.remove(w.dir, { recursive: true });
+});

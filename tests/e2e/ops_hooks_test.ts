@@ -1,0 +1,70 @@
+// Role-change hooks against real agents: once per change, on the node whose role changed, with
+// the right arguments; a failing hook is logged and changes nothing.
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { type AgentHandle, type ClusterHandle, startCluster, waitFor } from "../harness/consul.ts";
+import { installInitScript, sandboxDirs, uniqueName, writeConfig } from "../harness/system.ts";
+import { kvGet, kvPut, register, ttl } from "../_agent.ts";
+import { checkJson, cli } from "../_cli.ts";
+import { agentTest } from "../_support/agent.ts";
+
+function on(cluster: ClusterHandle, agent: AgentHandle, config: string) {
+  return (args: string[]) =>
+    cli([...args, "--config", config], {
+      net: cluster.netAllow,
+      env: { CONSUL_HTTP_ADDR: agent.httpAddr },
+    });
+}
+
+agentTest(
+  "roleHook: the flip runs the hook once on the promoted node and once on the demoted one; a failing hook changes nothing",
+  async () => {
+    await using dirs = await sandboxDirs("ops-hooks");
+    await using cluster = await startCluster({ clients: 2 });
+    const [, n2, n3] = cluster.agents as [AgentHandle, AgentHandle, AgentHandle];
+    await using s2 = await installInitScript(uniqueName("pchk2"));
+    await using s3 = await installInitScript(uniqueName("pchk3"));
+    const out = join(dirs.logDir, "hook.out");
+    const script = `echo "$POWERCONSUL_HOOK_NODE $POWERCONSUL_HOOK_EVENT $1 $2 $3" >> ${out}; ` +
+      `[ "$POWERCONSUL_HOOK_EVENT" != demoted ] || exit 9`;
+    const config = await writeConfig(dirs.configDir, {
+      logDir: dirs.logDir,
+      clusterKey: "cluster",
+      roleHook: ["/bin/sh", "-c", script, "hook"],
+    });
+    const original = { active_nodes: [n2.name], standby_nodes: [n3.name] };
+    await kvPut(cluster.server, "cluster/web", JSON.stringify(original));
+    for (const a of [n2, n3]) {
+      await register(a, { ID: "web", Name: "web", Check: { CheckID: "web-ttl", TTL: "1h" } });
+    }
+    await ttl(n2, "web-ttl", "pass");
+    await ttl(n3, "web-ttl", "pass");
+    const at2 = on(cluster, n2, config);
+    const at3 = on(cluster, n3, config);
+    const check = (s: { name: string }) => ["check", "service", "-s", s.name, "-S", "web", "-U"];
+    // first sight: each node only remembers its role
+    assert.equal(checkJson(await at2(check(s2))).role, "primary");
+    assert.equal(checkJson(await at3(check(s3))).role, "secondary");
+    assert.equal(await Deno.readTextFile(out).catch(() => ""), "", "no hook without a change");
+
+    await ttl(n2, "web-ttl", "fail");
+    await waitFor("the standby's -U check flips and is primary", async () => {
+      return checkJson(await at3(check(s3))).role === "primary";
+    }, { timeoutMs: 30_000 });
+    assert.equal(await Deno.readTextFile(out), `${n3.name} promoted web secondary primary\n`);
+    const demoted = checkJson(await at2(check(s2)));
+    assert.equal(demoted.role, "secondary");
+    await at2(check(s2));
+    await at3(check(s3));
+    assert.equal(
+      await Deno.readTextFile(out),
+      `${n3.name} promoted web secondary primary\n${n2.name} demoted web primary secondary\n`,
+      "once per change, on the node whose role changed",
+    );
+    // the demoted hook failed (exit 9): logged, the change stands
+    const log = await Deno.readTextFile(join(dirs.logDir, "check", "service.web.log"));
+    assert.match(log, /role hook for web demoted failed \(exit 9\); the role change stands/);
+    const doc = JSON.parse((await kvGet(cluster.server, "cluster/web"))!.value!);
+    assert.deepEqual(doc.active_nodes, [n3.name]);
+  },
+);
