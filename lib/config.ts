@@ -36,6 +36,13 @@ export interface Config {
   commandDeadline: number;
   /** Let probes and actions see CONSUL_HTTP_TOKEN / CONSUL_HTTP_TOKEN_FILE. */
   passToken: boolean;
+  // -- lease and guard (lib/ha/) --
+  /** Seconds a renewed lease lasts (the active's guard fences when it runs out). */
+  leaseSeconds: number;
+  /** Seconds between the guard's looks at the lease. */
+  guardPoll: number;
+  /** With no server reachable by anyone: fence at the lease's end, or keep running (failsafe). */
+  serverOutage: "fence" | "failsafe";
 }
 
 /** The longest timer the runtime keeps (2^31-1 ms): longer ones would fire at once. */
@@ -63,6 +70,9 @@ export const DEFAULTS: Readonly<Config> = Object.freeze({
   checkDeadline: 25,
   commandDeadline: 900,
   passToken: false,
+  leaseSeconds: 10,
+  guardPoll: 0.5,
+  serverOutage: "fence",
 });
 
 type Kind =
@@ -77,7 +87,8 @@ type Kind =
   | "seconds"
   | "count"
   | "bool"
-  | "manager";
+  | "manager"
+  | "outage";
 const KINDS: Record<keyof Config, Kind> = {
   serviceFilter: "regex?",
   clusterKey: "kvprefix?",
@@ -100,6 +111,9 @@ const KINDS: Record<keyof Config, Kind> = {
   checkDeadline: "timeout",
   commandDeadline: "timeout",
   passToken: "bool",
+  leaseSeconds: "timeout",
+  guardPoll: "timeout",
+  serverOutage: "outage",
 };
 
 /** Whether `key` is a configuration key (own keys only: "toString" is not one). */
@@ -168,6 +182,12 @@ export function validateConfig(
           `"${k}" (${config[k]}s): a command ends at its deadline`,
       );
     }
+  }
+  if (config.guardPoll * 2 > config.leaseSeconds) {
+    throw new ConfigError(
+      `${where}: key "guardPoll" (${config.guardPoll}s) must be at most half of ` +
+        `"leaseSeconds" (${config.leaseSeconds}s): the guard must see a lease run out in time`,
+    );
   }
   return { config, present, warnings };
 }
@@ -243,6 +263,9 @@ function checkValue(key: string, kind: Kind, v: unknown, where: string): unknown
       return v;
     case "manager":
       if (v !== "service" && v !== "systemctl") throw bad(`"service" or "systemctl"`);
+      return v;
+    case "outage":
+      if (v !== "fence" && v !== "failsafe") throw bad(`"fence" or "failsafe"`);
       return v;
   }
 }

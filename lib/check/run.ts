@@ -12,6 +12,8 @@ import { Executor } from "../plan/apply.ts";
 import { liveEffects } from "../plan/live.ts";
 import type { KvWriteStep } from "../plan/step.ts";
 import { triggerLimitReached } from "../triggers/limit.ts";
+import { failsafeInCheck, fenceNote, renewInCheck } from "../ha/check_lease.ts";
+import { bootNow } from "../ha/lease.ts";
 import { type CheckArgs, resourceOf } from "./args.ts";
 import type { CheckResult } from "./line.ts";
 import { planCheck, planFlip } from "./plan.ts";
@@ -54,6 +56,8 @@ export async function runCheck(
   };
   if (opts.dropRun) exOpts.dropRun = opts.dropRun;
   const ex = new Executor(liveEffects(ctx.consul, ctx.runner), exOpts);
+  // The lease counts from the START of the run: a slow run never stretches it.
+  const startP = bootNow().catch(() => null);
   // Overrides first: they need no Consul and must work while the agent is busy or restarting.
   const held = (a.noopFile ? await noopFileHolds(a.noopFile) : null) ??
     await taskHolds(ctx.runner, ctx.config, a);
@@ -81,7 +85,20 @@ export async function runCheck(
   if (local.length === 0) {
     throw new Error(`service ${a.consulService} is not registered with the local Consul agent`);
   }
-  if (viewR.status === "rejected") throw viewR.reason;
+  if (viewR.status === "rejected") {
+    const node = ctx.config.nodeName ?? local[0]?.node ?? null;
+    await failsafeInCheck(
+      ctx.consul,
+      ctx.config,
+      ex,
+      a.consulService,
+      node,
+      viewR.reason,
+      await startP,
+      log,
+    );
+    throw viewR.reason;
+  }
   let view = viewR.value;
   const notes: string[] = [];
   // The local resource's state is known before anything is written: a probe that fails (hung
@@ -115,7 +132,9 @@ export async function runCheck(
   result.clustered = plan.clustered;
   result.expects = plan.expects;
   result.state = plan.state;
-  result.message = plan.message;
+  result.message = plan.message + await fenceNote(a.consulService, view.node || null);
+  // The lease: a separate step after the view (renewed only on this run's server-backed read).
+  await renewInCheck(ctx.consul, ctx.config, ex, a.consulService, view, look, await startP, log);
   if (!plan.unlock && plan.tags.length === 0) ex.seal();
 
   if (plan.unlock) {

@@ -10,6 +10,8 @@ import {
   type AwaitKeysStep,
   type ClusterDocStep,
   describeStep,
+  type GuardStep,
+  type LeaseStep,
   type LockOwner,
   type RunStep,
   type Step,
@@ -31,6 +33,10 @@ export interface Effects {
   awaitKeys?(step: AwaitKeysStep): Promise<{ silent: string[]; failed: string[] }>;
   /** Whether the checked write won, and what happened in other datacenters. */
   clusterDoc?(step: ClusterDocStep): Promise<{ won: boolean; notes: string[] }>;
+  /** Write or remove a lease file. */
+  lease?(step: LeaseStep): Promise<void>;
+  /** Start or stop the lease guard; returns what happened (a pid, "no guard running"). */
+  guard?(step: GuardStep): Promise<string>;
 }
 
 export interface Outcome {
@@ -174,6 +180,13 @@ export class Executor {
         case "cluster-doc": {
           const r = await need(this.effects.clusterDoc, step.kind).call(this.effects, step);
           return { ...done(r.won, r.won ? "ok" : r.notes[0] ?? "lost the race"), notes: r.notes };
+        }
+        case "lease":
+          await need(this.effects.lease, step.kind).call(this.effects, step);
+          return done(true, "ok");
+        case "guard": {
+          const note = await need(this.effects.guard, step.kind).call(this.effects, step);
+          return done(true, `ok (${note})`);
         }
         case "message":
           this.opts.print(step.text);

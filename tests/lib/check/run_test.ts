@@ -32,6 +32,10 @@ class FakeConsul {
   agentSelf() {
     return Promise.resolve({ node: "s1", datacenter: "dc1" });
   }
+  /** The catalog's view of this node: serfHealth critical, so no lease is renewed here. */
+  nodeChecks() {
+    return Promise.resolve([{ CheckID: "serfHealth", Status: "critical" }]);
+  }
   kvPut(key: string, value: string, opts: { cas?: number; dc?: string }) {
     this.calls.push(`put ${key} cas=${opts.cas}`);
     if (this.put instanceof Error) return Promise.reject(this.put);
@@ -130,6 +134,8 @@ Deno.test("runCheck -U: flips on the index read, re-reads, answers as the new ac
   assert.deepEqual(s.logged, [
     `INFO write cluster/web = ${FLIPPED} (cas 21) to make this node active (-U): ok`,
     "WARN -U flip of cluster/web: wrote cluster/web (cas 21)",
+    "INFO lease not renewed: this node's serfHealth is not passing (or it is in maintenance) " +
+    "in the catalog",
     "INFO set the tags of web to []: ok",
   ]);
   assert.equal(s.dropped(), 0);
