@@ -69,7 +69,11 @@ export async function failsafeInCheck(
   log: Log,
 ): Promise<void> {
   if (config.serverOutage !== "failsafe" || start === null || node === null) return;
-  if (!(error instanceof ConsulError) || error.kind !== "no-server") return;
+  // Without servers an agent answers "no server" or holds the request until it times out; the
+  // members list, not the error, is what the rule trusts.
+  if (!(error instanceof ConsulError) || (error.kind !== "no-server" && error.kind !== "timeout")) {
+    return;
+  }
   const previous = await readLease(leaseId(consulService, node)).catch(() => null);
   const members = await consul.agentMembers().catch(() => null);
   const plan = planFailsafe("failsafe", previous, members, start, {

@@ -204,8 +204,18 @@ export async function removeFile(path: string): Promise<void> {
   }
 }
 
-export async function writeLease(id: string, lease: Lease): Promise<void> {
+/**
+ * Write a renewal, unless the lease on file already runs longer (a slower run that started
+ * earlier must never shorten what a later one wrote). Returns whether it was written.
+ */
+export async function writeLease(id: string, lease: Lease): Promise<boolean> {
+  const text = await readSmall(leasePath(id)).catch(() => null);
+  const current = text ? parseLease(text) : null;
+  if (current && current.renewed <= lease.renewed + 1 && current.expires > lease.expires) {
+    return false;
+  }
   await writeAtomic(leasePath(id), JSON.stringify(lease) + "\n");
+  return true;
 }
 
 export async function readLease(id: string): Promise<Lease | null> {

@@ -34,7 +34,8 @@ export interface Effects {
   /** Whether the checked write won, and what happened in other datacenters. */
   clusterDoc?(step: ClusterDocStep): Promise<{ won: boolean; notes: string[] }>;
   /** Write or remove a lease file. */
-  lease?(step: LeaseStep): Promise<void>;
+  /** May return a note (a renewal that kept a longer lease on file). */
+  lease?(step: LeaseStep): Promise<string | void>;
   /** Start or stop the lease guard; returns what happened (a pid, "no guard running"). */
   guard?(step: GuardStep): Promise<string>;
 }
@@ -181,9 +182,10 @@ export class Executor {
           const r = await need(this.effects.clusterDoc, step.kind).call(this.effects, step);
           return { ...done(r.won, r.won ? "ok" : r.notes[0] ?? "lost the race"), notes: r.notes };
         }
-        case "lease":
-          await need(this.effects.lease, step.kind).call(this.effects, step);
-          return done(true, "ok");
+        case "lease": {
+          const note = await need(this.effects.lease, step.kind).call(this.effects, step);
+          return done(true, note ? `ok (${note})` : "ok");
+        }
         case "guard": {
           const note = await need(this.effects.guard, step.kind).call(this.effects, step);
           return done(true, `ok (${note})`);

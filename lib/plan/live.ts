@@ -34,7 +34,7 @@ export function liveEffects(consul: ConsulClient, runner: Runner): Effects {
     async lease(s) {
       if (s.op === "remove") return await removeFile(s.path);
       if (!s.lease) throw new Error("a lease renewal without a lease");
-      await writeLease(s.id, s.lease);
+      if (!(await writeLease(s.id, s.lease))) return "kept: the lease on file runs longer";
     },
     async guard(s) {
       if (s.op === "stop") return await stopGuard(s.id);
