@@ -74,13 +74,14 @@ export async function startStop(
   }
   // The lease guard: up before the services start, down before they stop.
   const start = await startP;
-  if (start === null && action !== "stop" && wantsGuard(view)) {
+  if (start === null && action === "start" && wantsGuard(view)) {
     say(`${action} ${a.name}: refused: the boot clock (/proc/uptime) cannot be read for the lease`);
     return Exit.FAILED;
   }
+  // (a restart keeps the guard that start started: its lock file holds the checks meanwhile)
   const guard = action === "stop"
     ? guardDownSteps(a.consulService, view.node)
-    : start === null
+    : start === null || action === "restart"
     ? []
     : guardUpSteps(
       view,

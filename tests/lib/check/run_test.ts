@@ -32,9 +32,10 @@ class FakeConsul {
   agentSelf() {
     return Promise.resolve({ node: "s1", datacenter: "dc1" });
   }
-  /** The catalog's view of this node: serfHealth critical, so no lease is renewed here. */
+  /** The catalog's view of this node: serfHealth critical (no lease renewed) unless set. */
+  serf = "critical";
   nodeChecks() {
-    return Promise.resolve([{ CheckID: "serfHealth", Status: "critical" }]);
+    return Promise.resolve([{ CheckID: "serfHealth", Status: this.serf }]);
   }
   kvPut(key: string, value: string, opts: { cas?: number; dc?: string }) {
     this.calls.push(`put ${key} cas=${opts.cas}`);
@@ -152,6 +153,24 @@ Deno.test("runCheck -U --dry-run: prints the same steps, writes nothing, enters 
   assert.equal(s.dropped(), 1);
   assert.equal(s.result.role, "secondary");
   assert.equal(s.result.expects, true);
+});
+
+Deno.test("runCheck --dry-run on a healthy active prints the heartbeat and the lease renewal", async () => {
+  await using s = await setup({
+    dryRun: true,
+    doc: { active_nodes: ["s1"], standby_nodes: ["a1"] },
+    tags: [],
+  });
+  s.consul.serf = "passing";
+  await s.go();
+  assert.deepEqual(s.consul.calls, []);
+  assert.equal(s.printed.length, 2, s.printed.join("\n"));
+  assert.match(s.printed[0]!, /^would write service\/web\/s1\/heartbeat = \d+ to show a standby/);
+  assert.match(
+    s.printed[1]!,
+    /^would renew the lease \/run\/powerconsul\/lease\/web@s1 until \S+ \(boot clock \d+\.0s, check\)$/,
+  );
+  assert.equal(s.dropped(), 1);
 });
 
 Deno.test("runCheck --dry-run with nothing to do still enters the sandbox", async () => {
