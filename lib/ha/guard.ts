@@ -96,6 +96,12 @@ export async function applyAction(
       ports.log("info", "a fresh lease: fence cleared, guarding again");
       return { ...next, fenced: false, retryAt: 0 };
     case "fence": {
+      // the marker first: whoever sees the services stopped can already read why
+      try {
+        await ports.writeMarker(a.marker);
+      } catch (e) {
+        ports.log("error", `cannot write the fence marker: ${e}`);
+      }
       const failed: string[] = [];
       for (const svc of [...set.services].reverse()) {
         const r = await ports.stopService(svc);
@@ -104,11 +110,6 @@ export async function applyAction(
       const stopped = failed.length === 0
         ? `stopped ${set.services.join(", ")}`
         : `could not stop ${failed.join("; ")} (retrying in ${FENCE_RETRY_S}s)`;
-      try {
-        await ports.writeMarker(a.marker);
-      } catch (e) {
-        ports.log("error", `cannot write the fence marker: ${e}`);
-      }
       ports.log(failed.length ? "error" : "warn", `fenced: ${a.marker.reason}: ${stopped}`);
       return failed.length === 0
         ? { ...next, fenced: true, retryAt: 0 }

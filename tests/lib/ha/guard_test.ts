@@ -31,8 +31,11 @@ class World implements GuardPorts {
   ownsPidFile() {
     return Promise.resolve(this.owns && this.looks < this.maxLooks);
   }
+  /** Whether the marker was on disk before each stop ran. */
+  markedBeforeStop: boolean[] = [];
   stopService(name: string) {
     this.stops.push(`${this.boot()}:${name}`);
+    this.markedBeforeStop.push(this.marker !== null);
     return Promise.resolve({ ok: !this.stopFails, detail: this.stopFails ? "exit 1" : "exit 0" });
   }
   writeMarker(m: FenceMarker) {
@@ -89,6 +92,8 @@ Deno.test("guard: the marker says when the lease ran out", async () => {
   assert.equal(w.marker?.reason, "lease expired at 1970-01-01T00:00:03.000Z");
   assert.equal(w.marker?.leaseExpiry, "1970-01-01T00:00:03.000Z");
   assert.equal(w.marker?.at, new Date(1_003_000).toISOString());
+  // written before the services stop: whoever sees them stopped can read why
+  assert.deepEqual(w.markedBeforeStop, [true, true]);
 });
 
 Deno.test("guard: no lease yet is not a lapse; a lease removed without a stop is", async () => {
