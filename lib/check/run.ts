@@ -12,7 +12,7 @@ import { Executor } from "../plan/apply.ts";
 import { liveEffects } from "../plan/live.ts";
 import type { KvWriteStep } from "../plan/step.ts";
 import { triggerLimitReached } from "../triggers/limit.ts";
-import { failsafeInCheck, fenceNote, renewInCheck } from "../ha/check_lease.ts";
+import { failsafeInCheck, fenceNote, renewInCheck, renewWhileHeld } from "../ha/check_lease.ts";
 import { bootNow } from "../ha/lease.ts";
 import { type CheckArgs, resourceOf } from "./args.ts";
 import type { CheckResult } from "./line.ts";
@@ -64,6 +64,9 @@ export async function runCheck(
   if (held) {
     result.state = "passing";
     result.message = held;
+    // A restart, a switch or maintenance holds the check: the lease is still renewed while the
+    // servers confirm the role (the hold stands in for the probe). Never changes the answer.
+    await renewWhileHeld(ctx, ex, a.consulService, held, await startP, log);
     return;
   }
 

@@ -3,7 +3,8 @@
  * the lease (and the heartbeat) when lib/ha/renew.ts says so; when the reads failed for want of a
  * server, the outage rule. Failures here are logged and never change the check's answer.
  */
-import type { ClusterView } from "../cluster/view.ts";
+import { IdentityCache, LiveFacts } from "../cluster/facts.ts";
+import { type ClusterView, readClusterView } from "../cluster/view.ts";
 import type { Config } from "../config.ts";
 import type { ConsulClient } from "../consul/client.ts";
 import { ConsulError } from "../consul/http.ts";
@@ -55,6 +56,25 @@ export async function renewInCheck(
   });
   if (!plan.renew) log.info(`lease not renewed: ${plan.why}`);
   await apply(ex, plan, previous, log);
+}
+
+/** While a lock or noop file holds the check: the same renewal, with the hold as the probe. */
+export async function renewWhileHeld(
+  ctx: { consul: ConsulClient; config: Config },
+  ex: Executor,
+  consulService: string,
+  held: string,
+  start: Now | null,
+  log: Log,
+): Promise<void> {
+  if (start === null || ctx.config.clusterKey === null) return;
+  try {
+    const id = new IdentityCache(ctx.consul, ctx.config);
+    const view = await readClusterView(new LiveFacts(ctx.consul, id), ctx.config, consulService);
+    await renewInCheck(ctx.consul, ctx.config, ex, consulService, view, held, start, log);
+  } catch (e) {
+    log.info(`lease not renewed while held: ${describeError(e)}`);
+  }
 }
 
 /** After a failed view read: the outage rule (serverOutage "failsafe" only). */
