@@ -34,6 +34,10 @@ export const COMMANDS: Record<string, { summary: string; load: Loader }> = {
     summary: "show cluster documents, roles, health, locks and pending switches",
     load: () => import("./status.ts"),
   },
+  guard: {
+    summary: "stop the local services when this node's lease runs out",
+    load: () => import("./guard.ts"),
+  },
   config: {
     summary: "bootstrap, show or check the configuration",
     load: () => import("./config.ts"),

@@ -118,6 +118,12 @@ export const command: Command = {
               servicePrefix: ctx.config.servicePrefix,
               manager: ctx.config.serviceManager,
               actionTimeoutMs: ctx.config.triggerTimeout * 1000,
+              guard: {
+                consulService: a.consulService,
+                services: a.services,
+                leaseSeconds: ctx.config.leaseSeconds,
+                configPath: ctx.loaded.path,
+              },
             },
             a,
             a.action,

@@ -45,6 +45,13 @@ export interface Config {
   metricsFile: string | null;
   /** Write the metrics file on every check run. */
   metrics: boolean;
+  // -- lease and guard (lib/ha/) --
+  /** Seconds a renewed lease lasts (the active's guard fences when it runs out). */
+  leaseSeconds: number;
+  /** Seconds between the guard's looks at the lease. */
+  guardPoll: number;
+  /** With no server reachable by anyone: fence at the lease's end, or keep running (failsafe). */
+  serverOutage: "fence" | "failsafe";
 }
 
 /** The longest timer the runtime keeps (2^31-1 ms): longer ones would fire at once. */
@@ -75,6 +82,9 @@ export const DEFAULTS: Readonly<Config> = Object.freeze({
   roleHook: [],
   metricsFile: null,
   metrics: true,
+  leaseSeconds: 10,
+  guardPoll: 0.5,
+  serverOutage: "fence",
 });
 
 type Kind =
@@ -89,7 +99,8 @@ type Kind =
   | "seconds"
   | "count"
   | "bool"
-  | "manager";
+  | "manager"
+  | "outage";
 const KINDS: Record<keyof Config, Kind> = {
   serviceFilter: "regex?",
   clusterKey: "kvprefix?",
@@ -115,6 +126,9 @@ const KINDS: Record<keyof Config, Kind> = {
   roleHook: "list",
   metricsFile: "string?",
   metrics: "bool",
+  leaseSeconds: "timeout",
+  guardPoll: "timeout",
+  serverOutage: "outage",
 };
 
 /** Whether `key` is a configuration key (own keys only: "toString" is not one). */
@@ -183,6 +197,12 @@ export function validateConfig(
           `"${k}" (${config[k]}s): a command ends at its deadline`,
       );
     }
+  }
+  if (config.guardPoll * 2 > config.leaseSeconds) {
+    throw new ConfigError(
+      `${where}: key "guardPoll" (${config.guardPoll}s) must be at most half of ` +
+        `"leaseSeconds" (${config.leaseSeconds}s): the guard must see a lease run out in time`,
+    );
   }
   return { config, present, warnings };
 }
@@ -258,6 +278,9 @@ function checkValue(key: string, kind: Kind, v: unknown, where: string): unknown
       return v;
     case "manager":
       if (v !== "service" && v !== "systemctl") throw bad(`"service" or "systemctl"`);
+      return v;
+    case "outage":
+      if (v !== "fence" && v !== "failsafe") throw bad(`"fence" or "failsafe"`);
       return v;
   }
 }

@@ -14,6 +14,8 @@ import type { KvWriteStep } from "../plan/step.ts";
 import { triggerLimitReached } from "../triggers/limit.ts";
 import { pauseSentence, readPause } from "../ops/pause.ts";
 import { noticeRole } from "../hooks.ts";
+import { failsafeInCheck, fenceNote, renewInCheck, renewWhileHeld } from "../ha/check_lease.ts";
+import { bootNow } from "../ha/lease.ts";
 import { type CheckArgs, resourceOf } from "./args.ts";
 import type { CheckResult } from "./line.ts";
 import { planCheck, planFlip } from "./plan.ts";
@@ -56,6 +58,8 @@ export async function runCheck(
   };
   if (opts.dropRun) exOpts.dropRun = opts.dropRun;
   const ex = new Executor(liveEffects(ctx.consul, ctx.runner), exOpts);
+  // The lease counts from the START of the run: a slow run never stretches it.
+  const startP = bootNow().catch(() => null);
   // Overrides first: they need no Consul and must work while the agent is busy or restarting.
   const notes: string[] = [];
   const noop = a.noopFile ? await noopFileHolds(a.noopFile) : { holds: null, note: null };
@@ -64,6 +68,9 @@ export async function runCheck(
   if (held) {
     result.state = "passing";
     result.message = held;
+    // A restart, a switch or maintenance holds the check: the lease is still renewed while the
+    // servers confirm the role (the hold stands in for the probe). Never changes the answer.
+    await renewWhileHeld(ctx, ex, a.consulService, held, await startP, log);
     return;
   }
 
@@ -87,7 +94,20 @@ export async function runCheck(
   if (local.length === 0) {
     throw new Error(`service ${a.consulService} is not registered with the local Consul agent`);
   }
-  if (viewR.status === "rejected") throw viewR.reason;
+  if (viewR.status === "rejected") {
+    const node = ctx.config.nodeName ?? local[0]?.node ?? null;
+    await failsafeInCheck(
+      ctx.consul,
+      ctx.config,
+      ex,
+      a.consulService,
+      node,
+      viewR.reason,
+      await startP,
+      log,
+    );
+    throw viewR.reason;
+  }
   if (pauseR.status === "rejected") throw pauseR.reason;
   const paused = pauseR.value.paused ? pauseSentence(pauseR.value) : null;
   let view = viewR.value;
@@ -122,11 +142,14 @@ export async function runCheck(
   result.clustered = plan.clustered;
   result.expects = plan.expects;
   result.state = plan.state;
-  result.message = paused ? `${paused}; ${plan.message}` : plan.message;
+  result.message = (paused ? `${paused}; ${plan.message}` : plan.message) +
+    await fenceNote(a.consulService, view.node || null);
   if (paused) {
     plan.unlock = null;
     result.paused = true;
   }
+  // The lease: a separate step after the view (renewed only on this run's server-backed read).
+  await renewInCheck(ctx.consul, ctx.config, ex, a.consulService, view, look, await startP, log);
   if (!plan.unlock && plan.tags.length === 0) ex.seal();
 
   if (plan.unlock) {

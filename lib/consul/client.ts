@@ -14,8 +14,10 @@ import {
   AGENT_CHECKS,
   AGENT_SERVICE_HEALTH,
   decodeKv,
+  decodeMembers,
   HEALTH_ENTRIES,
   type KvEntry,
+  MEMBERS,
   NODE_CHECKS,
   registrationBody,
   SHAPES,
@@ -211,6 +213,14 @@ export class ConsulClient extends ConsulHttp {
       node: h.Checks?.find((c) => c.Node)?.Node ?? null,
       aggregated: h.AggregatedStatus,
     }));
+  }
+
+  /** The local agent's gossip members: answers without any server. */
+  async agentMembers(): Promise<{ name: string; alive: boolean; server: boolean }[]> {
+    const { data } = await this.json<
+      { Name: string; Status: number; Tags?: Record<string, string> | null }[]
+    >("/v1/agent/members", { shape: MEMBERS });
+    return decodeMembers(data ?? []);
   }
 
   /** Local agent's checks in a given state for a service (for deferred triggers). */

@@ -143,6 +143,25 @@ export const HEALTH_ENTRIES: Shape = arrayOf(
 );
 
 export const AGENT_CHECKS: Shape = mapOf(SHAPES.check);
+
+/** `/v1/agent/members`: gossip members (Status 1 alive, 3 left, 4 failed; Tags.role "consul" on servers). */
+export const MEMBERS: Shape = arrayOf(
+  fields({ Name: "string", Status: "number", Tags: "object?" }),
+);
+
+/** `/v1/health/node/<node>`: the node's checks. */
+export const NODE_CHECKS: Shape = arrayOf(SHAPES.check);
+
+/** Members as the lease's outage rule reads them (pure). */
+export function decodeMembers(
+  data: { Name: string; Status: number; Tags?: Record<string, string> | null }[],
+): { name: string; alive: boolean; server: boolean }[] {
+  return data.map((m) => ({
+    name: m.Name,
+    alive: m.Status === 1,
+    server: (m.Tags ?? {}).role === "consul",
+  }));
+}
 export const AGENT_SERVICE_HEALTH: Shape = arrayOf(
   both(
     fields({ AggregatedStatus: "string", Service: "object", Checks: "array?" }),
@@ -187,9 +206,6 @@ export function txnBody(ops: readonly TxnOp[]): unknown[] {
 /** A transaction's answer: 200 with Results, or 409 (rolled back) with Errors. */
 export const TXN_ANSWER: Shape = fields({ Results: "array?", Errors: "array?" });
 export const TXN_ERRORS: Shape = arrayOf(fields({ OpIndex: "number", What: "string" }));
-
-/** `/v1/health/node/<node>`: that node's checks. */
-export const NODE_CHECKS: Shape = arrayOf(SHAPES.check);
 
 /**
  * Whether a rolled-back operation's reason is a check that did not hold ("failed to set key

@@ -12,6 +12,8 @@ import {
   type AwaitKeysStep,
   type ClusterDocStep,
   describeStep,
+  type GuardStep,
+  type LeaseStep,
   type LockOwner,
   type RunStep,
   type Step,
@@ -37,6 +39,11 @@ export interface Effects {
   kvDelete?(key: string, opts: { cas: number }): Promise<boolean>;
   /** Whether the checked write won, and what happened in other datacenters. */
   clusterDoc?(step: ClusterDocStep): Promise<{ won: boolean; notes: string[] }>;
+  /** Write or remove a lease file. */
+  /** May return a note (a renewal that kept a longer lease on file). */
+  lease?(step: LeaseStep): Promise<string | void>;
+  /** Start or stop the lease guard; returns what happened (a pid, "no guard running"). */
+  guard?(step: GuardStep): Promise<string>;
 }
 
 export interface Outcome {
@@ -212,6 +219,14 @@ export class Executor {
         case "cluster-doc": {
           const r = await need(this.effects.clusterDoc, step.kind).call(this.effects, step);
           return { ...done(r.won, r.won ? "ok" : r.notes[0] ?? "lost the race"), notes: r.notes };
+        }
+        case "lease": {
+          const note = await need(this.effects.lease, step.kind).call(this.effects, step);
+          return done(true, note ? `ok (${note})` : "ok");
+        }
+        case "guard": {
+          const note = await need(this.effects.guard, step.kind).call(this.effects, step);
+          return done(true, `ok (${note})`);
         }
         case "message":
           this.opts.print(step.text);

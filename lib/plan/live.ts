@@ -1,6 +1,8 @@
 /** Effects against the real world: the Consul client, the program runner, the file system. */
 import type { ConsulClient } from "../consul/client.ts";
 import type { WireService } from "../consul/types.ts";
+import { removeFile, writeLease } from "../ha/lease.ts";
+import { spawnGuard, stopGuard } from "../ha/guard_proc.ts";
 import { createLockFile, removeLockFile, selfHolder } from "../sys/lockfile.ts";
 import type { Runner } from "../sys/runner.ts";
 import { writeRecorded } from "../history/txn.ts";
@@ -37,5 +39,16 @@ export function liveEffects(consul: ConsulClient, runner: Runner): Effects {
       return made.tookOver ? `taken over: ${made.tookOver.note}` : undefined;
     },
     sleep: (ms) => new Promise<void>((r) => setTimeout(r, Math.max(0, ms))),
+    async lease(s) {
+      if (s.op === "remove") return await removeFile(s.path);
+      if (!s.lease) throw new Error("a lease renewal without a lease");
+      if (!(await writeLease(s.id, s.lease))) return "kept: the lease on file runs longer";
+    },
+    async guard(s) {
+      if (s.op === "stop") return await stopGuard(s.id);
+      const r = await spawnGuard(s.id, s.args ?? []);
+      if ("error" in r) throw new Error(r.error);
+      return `pid ${r.pid}`;
+    },
   };
 }

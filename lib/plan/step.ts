@@ -8,6 +8,7 @@
  */
 import type { WireService } from "../consul/types.ts";
 import type { HistoryRecord } from "../history/entry.ts";
+import type { Lease } from "../ha/lease.ts";
 
 /** A KV write. `cas` makes it checked (0 = create-only); without it the write is plain. */
 export interface KvWriteStep {
@@ -119,6 +120,26 @@ export interface ClusterDocStep {
   why: string;
 }
 
+/** Renew (write atomically) or remove this node's lease file for a service (lib/ha/lease.ts). */
+export interface LeaseStep {
+  kind: "lease";
+  op: "renew" | "remove";
+  /** `<svc>@<node>`: names the lease, the fence marker and the guard's pid file. */
+  id: string;
+  path: string;
+  /** The lease to write (renew only). */
+  lease?: Lease;
+}
+
+/** Start this node's lease guard (detached) or stop it (lib/ha/guard_proc.ts). */
+export interface GuardStep {
+  kind: "guard";
+  op: "start" | "stop";
+  id: string;
+  /** The guard's command line after `powerconsul guard` (start only). */
+  args?: string[];
+}
+
 /** A line for the operator; in a dry run it is printed as is. */
 export interface MessageStep {
   kind: "message";
@@ -137,6 +158,8 @@ export type Step =
   | SwitchLockStep
   | AwaitKeysStep
   | ClusterDocStep
+  | LeaseStep
+  | GuardStep
   | MessageStep;
 
 /** One sentence for a step: the dry-run line ("would " + it) and the log line of a real run. */
@@ -171,6 +194,16 @@ export function describeStep(s: Step): string {
     }
     case "cluster-doc":
       return `write ${s.key} = ${s.value} (cas ${s.cas}) to ${s.why}`;
+    case "lease":
+      return s.op === "remove"
+        ? `remove the lease ${s.path}`
+        : `renew the lease ${s.path} until ${s.lease?.expiresWall ?? "?"} (boot clock ${
+          s.lease?.expires.toFixed(1) ?? "?"
+        }s, ${s.lease?.source ?? "?"})`;
+    case "guard":
+      return s.op === "stop"
+        ? `stop the lease guard of ${s.id}`
+        : `start the lease guard of ${s.id}: powerconsul guard ${(s.args ?? []).join(" ")}`;
     case "message":
       return s.text;
   }

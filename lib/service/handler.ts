@@ -27,6 +27,9 @@ import {
   type SwitchKind,
 } from "./plan.ts";
 import { parseWatchInput } from "./plan.ts";
+import type { ClusterView } from "../cluster/view.ts";
+import type { Now } from "../ha/lease.ts";
+import { guardDownSteps, type GuardInputs, guardUpSteps } from "./guarding.ts";
 
 export interface HandlerPorts {
   node(): Promise<string>;
@@ -36,14 +39,18 @@ export interface HandlerPorts {
   inspectLock(path: string): Promise<NoopInspection>;
   readStates(services: string[]): Promise<LocalState[]>;
   /** This node's role now: throws when the cluster state is unknown. */
-  role(): Promise<{ active: boolean; reason: string }>;
+  role(): Promise<{ active: boolean; reason: string; view?: ClusterView }>;
   describeError(e: unknown): string;
+  /** The boot clock (for the lease a promote writes); null when it cannot be read. */
+  bootNow?(): Promise<Now | null>;
 }
 
 export interface HandlerSettings {
   servicePrefix: string;
   manager: Manager;
   actionTimeoutMs: number;
+  /** What the lease guard needs (absent: no guard, as in unit tests of the switch alone). */
+  guard?: GuardInputs;
 }
 
 export async function handleSwitchKey(
@@ -54,6 +61,7 @@ export async function handleSwitchKey(
   kind: SwitchKind,
   say: Say,
 ): Promise<number> {
+  const startP = ports.bootNow?.() ?? Promise.resolve(null);
   const node = await ports.node();
   const key = roleKey(set.servicePrefix, a.consulService, node, kind);
   const stdin = await ports.readStdin();
@@ -98,6 +106,11 @@ export async function handleSwitchKey(
       }
     }
     if (ok && !ex.dryRun) say(`lock file ${a.lockFile}: ok`);
+    if (ok && kind === "demote" && set.guard) {
+      for (const o of await ex.applyAll(guardDownSteps(a.consulService, node))) {
+        if (!o.ok) say(`lease guard: FAILED (${o.detail})`, "error");
+      }
+    }
     if (ok && kind === "demote") {
       ok = await converge(ex, convergeSteps("stop", states, set.manager, timeoutMs), say);
     }
@@ -135,6 +148,17 @@ export async function handleSwitchKey(
     return Exit.UNKNOWN;
   }
   let ok = true;
+  const start = await startP;
+  if (role.active && set.guard && role.view && start) {
+    const up = guardUpSteps(role.view, set.guard, start, `service ${kind}`);
+    for (const o of await ex.applyAll(up, true)) {
+      if (o.ok || ex.dryRun) continue;
+      say(`lease guard: FAILED (${o.detail}); services not started, lock file kept`, "error");
+      return Exit.FAILED;
+    }
+  } else if (!role.active && set.guard) {
+    await ex.applyAll(guardDownSteps(a.consulService, node));
+  }
   if (role.active) {
     say(`${kind}: this node is active (${role.reason}): starting services`);
     const states = await ports.readStates(a.services);

@@ -19,6 +19,7 @@ import { roleKeyPrefix, type ServiceArgs } from "./plan.ts";
 import type { InitiatorPorts } from "./switch.ts";
 import { switchEffects } from "./switch_effects.ts";
 import { answerLine } from "./switch_plan.ts";
+import { bootNow } from "../ha/lease.ts";
 
 /** The executor for a service action: lines through `say`, each step performed into the log. */
 export function serviceExecutor(ctx: Ctx, say: Say, log: Logger, extra = {}): Executor {
@@ -44,9 +45,10 @@ export function handlerPorts(ctx: Ctx, a: ServiceArgs, id: IdentityCache): Handl
         a.consulService,
       );
       const active = view.decision.role !== "secondary";
-      return { active, reason: active ? view.decision.reason : view.placement.reason };
+      return { active, reason: active ? view.decision.reason : view.placement.reason, view };
     },
     describeError,
+    bootNow: () => bootNow().catch(() => null),
   };
 }
 

@@ -13,6 +13,8 @@ import type { Step } from "../plan/step.ts";
 import { converge, convergeSteps, readStates, type Say } from "./actions.ts";
 import { serviceExecutor } from "./live.ts";
 import { gate, type LocalState, type ServiceArgs } from "./plan.ts";
+import { bootNow } from "../ha/lease.ts";
+import { guardDownSteps, guardUpSteps, wantsGuard } from "./guarding.ts";
 
 /** How long a restart waits after taking its lock file, so running checks finish first. */
 export const RESTART_GRACE_MS = 2000;
@@ -39,6 +41,8 @@ export async function startStop(
   log: Logger,
 ): Promise<number> {
   let view;
+  // The lease a start writes counts from before the role was read.
+  const startP = bootNow().catch(() => null);
   try {
     const facts = new LiveFacts(ctx.consul, new IdentityCache(ctx.consul, ctx.config));
     view = await readClusterView(facts, ctx.config, a.consulService);
@@ -64,6 +68,36 @@ export async function startStop(
   const timeoutMs = ctx.config.triggerTimeout * 1000;
   if (ex.dryRun) {
     await ex.apply({ kind: "message", text: `${action} ${a.name}: allowed (${gt.reason})` });
+  }
+  // The lease guard: up before the services start, down before they stop.
+  const start = await startP;
+  if (start === null && action === "start" && wantsGuard(view)) {
+    say(`${action} ${a.name}: refused: the boot clock (/proc/uptime) cannot be read for the lease`);
+    return Exit.FAILED;
+  }
+  // (a restart keeps the guard that start started: its lock file holds the checks meanwhile)
+  const guard = action === "stop"
+    ? guardDownSteps(a.consulService, view.node)
+    : start === null || action === "restart"
+    ? []
+    : guardUpSteps(
+      view,
+      {
+        consulService: a.consulService,
+        services: a.services,
+        leaseSeconds: ctx.config.leaseSeconds,
+        configPath: ctx.loaded.path,
+      },
+      start,
+      `service ${action}`,
+    );
+  for (const o of await ex.applyAll(guard, true)) {
+    if (o.ok || ex.dryRun) continue;
+    say(`lease guard: FAILED (${o.detail})`, "error");
+    if (action !== "stop") {
+      say(`${action} ${a.name}: refused: the services would run without a guard; nothing started`);
+      return Exit.FAILED;
+    }
   }
   if (action !== "restart") {
     const ok = await converge(ex, convergeSteps(action, states, mgr, timeoutMs), say);

@@ -102,6 +102,10 @@ export function renderTable(r: StatusReport, p: Paint): string {
   ];
   for (const s of r.services) {
     if (s.triggerLimit) out.push(p.bad(`${s.service}: ${s.triggerLimit}`));
+    if (s.lease?.state === "valid") {
+      out.push(`${s.service}: lease valid until ${s.lease.expires} (renewed by ${s.lease.source})`);
+    } else if (s.lease) out.push(p.warn(`${s.service}: lease not valid: ${s.lease.why}`));
+    if (s.fenced) out.push(p.bad(`${s.service}: ${s.fenced}`));
   }
   if (r.services.length === 0 && r.clusterKey !== null) {
     out.push(p.dim(`(no cluster documents under ${r.clusterKey}/)`));

@@ -5,6 +5,7 @@
  * the rows is pure (the table is lib/status/table.ts).
  */
 import { triggerLimitReached } from "../triggers/limit.ts";
+import { type LeaseRow, localLease } from "./lease.ts";
 import { type ClusterDoc, type Group, parseClusterDoc, selectGroup } from "../cluster/doc.ts";
 import {
   clusterKeyFor,
@@ -78,6 +79,10 @@ export interface ServiceRow {
   triggerLimit?: string | null;
   /** "paused: <reason> (by … at …)" while the service is paused cluster-wide. */
   paused?: string | null;
+  /** This node's lease for the service (lib/ha/lease.ts), when it has one. */
+  lease?: LeaseRow | null;
+  /** "fenced: lease expired at … (services stopped by the guard at …)" while fenced. */
+  fenced?: string | null;
 }
 
 export interface StatusReport {
@@ -223,6 +228,10 @@ export async function gatherStatus(
   for (const d of docs) {
     const row = await serviceRow(consul, config, d.service, d.entry, opts.id, allDcs);
     row.triggerLimit = (await triggerLimitReached(config, d.service))?.message ?? null;
+    // only when there is one: rows of nodes without a lease read as before
+    const local = await localLease(d.service, node);
+    if (local.lease) row.lease = local.lease;
+    if (local.fenced) row.fenced = local.fenced;
     report.services.push(row);
   }
   return report;

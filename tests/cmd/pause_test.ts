@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { runCommand } from "../../lib/command.ts";
 import { command as pause } from "../../cmd/pause.ts";
-import { UsageError } from "../../lib/errors.ts";
 import { textIo as io } from "../_support/io.ts";
 
 Deno.test("pause --help: usage, exit codes, an example", async () => {

@@ -810,6 +810,7 @@ class Cluster implements ClusterHandle {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       await Promise.all(this.agents.map((a) => a.kill()));
+      stopLeaseGuards(this.agents.map((a) => a.name));
       for (let i = 0;; i++) {
         try {
           await Deno.remove(this.dir, { recursive: true });
@@ -826,6 +827,42 @@ class Cluster implements ClusterHandle {
 
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
+  }
+}
+
+/**
+ * The lease guards (`powerconsul guard`) that `service <name> start` or a promote started for
+ * this cluster's nodes, and their lease, marker and pid files under /run/powerconsul: a test's
+ * guard must not outlive its cluster. Files are named `<service>@<node>`.
+ */
+export function stopLeaseGuards(nodes: string[]): void {
+  const mine = (file: string) => nodes.some((n) => file.replace(/\.pid$/, "").endsWith(`@${n}`));
+  const dirOf = (d: string) => {
+    try {
+      return [...Deno.readDirSync(`/run/powerconsul/${d}`)].map((e) => e.name).filter(mine);
+    } catch {
+      return [];
+    }
+  };
+  for (const f of dirOf("guard")) {
+    const path = `/run/powerconsul/guard/${f}`;
+    try {
+      const pid = JSON.parse(Deno.readTextFileSync(path)).pid;
+      Deno.removeSync(path);
+      const argv = Deno.readTextFileSync(`/proc/${pid}/cmdline`).split("\0");
+      if (typeof pid === "number" && pid > 1 && argv.includes("guard")) Deno.kill(pid, "SIGTERM");
+    } catch {
+      // gone already
+    }
+  }
+  for (const d of ["lease", "fenced"]) {
+    for (const f of dirOf(d)) {
+      try {
+        Deno.removeSync(`/run/powerconsul/${d}/${f}`);
+      } catch {
+        // gone already
+      }
+    }
   }
 }
 

@@ -32,6 +32,11 @@ class FakeConsul {
   agentSelf() {
     return Promise.resolve({ node: "s1", datacenter: "dc1" });
   }
+  /** The catalog's view of this node: serfHealth critical (no lease renewed) unless set. */
+  serf = "critical";
+  nodeHealth() {
+    return Promise.resolve([{ CheckID: "serfHealth", Status: this.serf }]);
+  }
   kvPut(key: string, value: string, opts: { cas?: number; dc?: string }) {
     this.calls.push(`put ${key} cas=${opts.cas}`);
     if (this.put instanceof Error) return Promise.reject(this.put);
@@ -154,6 +159,8 @@ Deno.test("runCheck -U: flips on the index read, re-reads, answers as the new ac
   assert.deepEqual(s.logged, [
     `INFO write cluster/web = ${FLIPPED} (cas 21) to make this node active (-U)${REC("flip")}: ok`,
     "WARN -U flip of cluster/web: wrote cluster/web (cas 21)",
+    "INFO lease not renewed: this node's serfHealth is not passing (or it is in maintenance) " +
+    "in the catalog",
     "INFO set the tags of web to []: ok",
   ]);
   assert.equal(s.dropped(), 0);
@@ -170,6 +177,42 @@ Deno.test("runCheck -U --dry-run: prints the same steps, writes nothing, enters 
   assert.equal(s.dropped(), 1);
   assert.equal(s.result.role, "secondary");
   assert.equal(s.result.expects, true);
+});
+
+Deno.test("runCheck --dry-run on a healthy active prints the heartbeat and the lease renewal", async () => {
+  await using s = await setup({
+    dryRun: true,
+    doc: { active_nodes: ["s1"], standby_nodes: ["a1"] },
+    tags: [],
+  });
+  s.consul.serf = "passing";
+  await s.go();
+  assert.deepEqual(s.consul.calls, []);
+  assert.equal(s.printed.length, 2, s.printed.join("\n"));
+  assert.match(s.printed[0]!, /^would write service\/web\/s1\/heartbeat = \d+ to show a standby/);
+  assert.match(
+    s.printed[1]!,
+    /^would renew the lease \/run\/powerconsul\/lease\/web@s1 until \S+ \(boot clock \d+\.0s, check\)$/,
+  );
+  assert.equal(s.dropped(), 1);
+});
+
+Deno.test("runCheck held by a noop file still renews a healthy active's lease, answer unchanged", async () => {
+  await using s = await setup({
+    dryRun: true,
+    doc: { active_nodes: ["s1"], standby_nodes: ["a1"] },
+  });
+  s.consul.serf = "passing";
+  const noop = await Deno.makeTempFile();
+  try {
+    await s.go({ ...args, noopFile: noop });
+  } finally {
+    await Deno.remove(noop);
+  }
+  assert.equal(s.result.state, "passing");
+  assert.match(s.result.message, /^noop file .* exists/);
+  assert.equal(s.printed.length, 2, s.printed.join("\n"));
+  assert.match(s.printed[1]!, /^would renew the lease \/run\/powerconsul\/lease\/web@s1 /);
 });
 
 Deno.test("runCheck --dry-run with nothing to do still enters the sandbox", async () => {

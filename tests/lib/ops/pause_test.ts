@@ -1,12 +1,9 @@
 import assert from "node:assert/strict";
 import { pausedState, pausedValue, pauseKeyFor, pauseSentence } from "../../../lib/ops/pause.ts";
-import { planPause, planResume } from "../../../lib/ops/pause_plan.ts";
-import { describeStep } from "../../../lib/plan/step.ts";
 import { kvEntry } from "../../_support/cluster.ts";
 
 const cfg = { servicePrefix: "service" };
 const flag = { by: "n2", at: "2026-01-01T00:00:00.000Z", reason: "kernel upgrade" };
-const at = () => new Date("2026-02-03T04:05:06.000Z");
 
 Deno.test("pausedState(): missing → not paused; a flag → paused with who/why; garbled → paused", () => {
   assert.equal(pauseKeyFor(cfg, "web"), "service/web/pause");

@@ -60,7 +60,9 @@ Deno.test("handlerPorts().role(): active or not from the one cluster view", asyn
     const consul = fakeConsul(node, doc);
     const ctx = ctxFor(consul);
     const ports = handlerPorts(ctx, args, new IdentityCache(consul, ctx.config));
-    assert.deepEqual(await ports.role(), { active, reason });
+    const role = await ports.role();
+    assert.deepEqual([role.active, role.reason], [active, reason]);
+    assert.equal(role.view?.node, node);
     assert.equal(await ports.node(), node);
   }
 });
