@@ -36,6 +36,19 @@ export interface Config {
   commandDeadline: number;
   /** Let probes and actions see CONSUL_HTTP_TOKEN / CONSUL_HTTP_TOKEN_FILE. */
   passToken: boolean;
+  // High availability (seconds; cross-checked by haTimingProblem below).
+  /** The agent's interval for powerconsul's checks (set it to what the agent config says). */
+  checkInterval: number;
+  /** How long a renewed lease lets an active run without a server confirming its role. */
+  leaseSeconds: number;
+  /** How long a standby waits before replacing an active that may still be alive. */
+  takeoverDelay: number;
+  /** How long an active that reports its own failure must stay failed before a takeover. */
+  failoverDamping: number;
+  /** A locked document unchanged this long no longer blocks a takeover. */
+  lockTimeout: number;
+  /** How often the guard looks at the lease. */
+  guardPoll: number;
 }
 
 /** The longest timer the runtime keeps (2^31-1 ms): longer ones would fire at once. */
@@ -63,6 +76,12 @@ export const DEFAULTS: Readonly<Config> = Object.freeze({
   checkDeadline: 25,
   commandDeadline: 900,
   passToken: false,
+  checkInterval: 1,
+  leaseSeconds: 10,
+  takeoverDelay: 20,
+  failoverDamping: 2,
+  lockTimeout: 30,
+  guardPoll: 0.5,
 });
 
 type Kind =
@@ -100,6 +119,12 @@ const KINDS: Record<keyof Config, Kind> = {
   checkDeadline: "timeout",
   commandDeadline: "timeout",
   passToken: "bool",
+  checkInterval: "timeout",
+  leaseSeconds: "timeout",
+  takeoverDelay: "timeout",
+  failoverDamping: "seconds",
+  lockTimeout: "timeout",
+  guardPoll: "timeout",
 };
 
 /** Whether `key` is a configuration key (own keys only: "toString" is not one). */
@@ -169,7 +194,41 @@ export function validateConfig(
       );
     }
   }
+  const ha = haTimingProblem(config);
+  if (ha) throw new ConfigError(`${where}: ${ha}`);
   return { config, present, warnings };
+}
+
+/**
+ * Seconds between the moment an active's lease runs out and the moment the guard has stopped
+ * its services (guard poll, service manager stop): part of every takeover's wait.
+ */
+export const FENCE_MARGIN = 5;
+
+/**
+ * The high-availability timings, cross-checked (pure; null when they fit). An active renews its
+ * lease once per check run and a run may spend httpTimeout on one request, so a lease shorter
+ * than two intervals plus that would lapse between healthy runs. A standby that waits for an
+ * active that may still be alive waits longer than any lease it could still hold, one interval
+ * for its own observation, and the guard's time to stop the services.
+ */
+export function haTimingProblem(c: Config): string | null {
+  const lease = 2 * c.checkInterval + c.httpTimeout;
+  if (c.leaseSeconds < lease) {
+    return `key "leaseSeconds" (${c.leaseSeconds}s) must be at least 2 × "checkInterval" + ` +
+      `"httpTimeout" (${lease}s): a lease must outlive two check runs and one slow request`;
+  }
+  const delay = c.leaseSeconds + c.checkInterval + FENCE_MARGIN;
+  if (c.takeoverDelay < delay) {
+    return `key "takeoverDelay" (${c.takeoverDelay}s) must be at least "leaseSeconds" + ` +
+      `"checkInterval" + ${FENCE_MARGIN}s (${delay}s): a standby must wait out the lease ` +
+      "of an active it cannot see";
+  }
+  if (c.guardPoll >= FENCE_MARGIN) {
+    return `key "guardPoll" (${c.guardPoll}s) must be below ${FENCE_MARGIN}s: the guard ` +
+      "must notice an expired lease inside the fencing margin";
+  }
+  return null;
 }
 
 function checkValue(key: string, kind: Kind, v: unknown, where: string): unknown {

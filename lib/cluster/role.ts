@@ -1,11 +1,21 @@
 /**
  * Role resolution as two pure steps:
  *   place(doc, node, dc, datacenters) → where the node sits, and which instances are "the actives"
- *   decide(placement, actives)        → role, expected state, the KV repairs that are due, and
- *                                       the sentences every command prints about the role
+ *   decide(placement, actives, takeover?) → role, expected state, the KV repairs that are due,
+ *                                       and the sentences every command prints about the role
+ * A live standby's decision also takes what it has seen over its earlier runs (takeover.ts):
+ * it takes over only once every active has been down long enough for its kind of failure.
  */
 import { ClusterError } from "../errors.ts";
 import { type ClusterDoc, type Group, selectGroup } from "./doc.ts";
+import {
+  lockAge,
+  seconds,
+  type TakeoverState,
+  type Timing,
+  type Verdict,
+  verdicts,
+} from "./takeover.ts";
 
 /** A node's role for a service; also the role a trigger acts as. */
 export type Role = "standalone" | "primary" | "secondary";
@@ -114,6 +124,11 @@ export interface Decision {
   flipDue: boolean;
   /** The lock can be cleared (standby that sees an active passing while locked). */
   unlockDue: boolean;
+  /**
+   * An active in a locked document: it clears the lock itself once its own check passes (its
+   * resource runs as an active's should), first-hand evidence the switch has happened.
+   */
+  unlockOnPass: boolean;
   /** The role a trigger acts as: a standby taking over acts as primary. */
   actsAs: Role;
   /** The role with how a standby stands (acting as primary, waiting). */
@@ -125,6 +140,18 @@ export interface Decision {
    * same document read alike: what triggers print and log.
    */
   why: string;
+}
+
+/**
+ * What a live standby knows beyond this run's catalog answer: its memory of the actives after
+ * this run's observation, the clock, the timings, and its own node's health from the same
+ * answer (null when it could not be told: it then never takes over).
+ */
+export interface TakeoverInput {
+  state: TakeoverState;
+  now: number;
+  timing: Timing;
+  self: { healthy: boolean; detail: string } | null;
 }
 
 /** Names of the relevant active instances that pass, for messages. */
@@ -139,8 +166,18 @@ function describeActives(actives: ActiveInstance[]): string {
  * for standbys; instances not matching serviceFilter already removed). The only place that words
  * a role: every command prints `reason` or `why`.
  */
-export function decide(p: Placement, actives: ActiveInstance[] = []): Decision {
-  const base = { actingPrimary: false, waiting: false, flipDue: false, unlockDue: false };
+export function decide(
+  p: Placement,
+  actives: ActiveInstance[] = [],
+  takeover?: TakeoverInput,
+): Decision {
+  const base = {
+    actingPrimary: false,
+    waiting: false,
+    flipDue: false,
+    unlockDue: false,
+    unlockOnPass: false,
+  };
   const said = (because: string) => ({ reason: because, why: because });
   switch (p.kind) {
     case "standalone":
@@ -157,6 +194,7 @@ export function decide(p: Placement, actives: ActiveInstance[] = []): Decision {
     case "active":
       return {
         ...base,
+        unlockOnPass: p.kind === "active" && p.lock,
         role: "primary",
         actsAs: "primary",
         stance: "primary",
@@ -186,6 +224,7 @@ export function decide(p: Placement, actives: ActiveInstance[] = []): Decision {
         waiting: true,
         ...words,
       });
+      if (takeover) return decideObserved(p, actives, takeover, { standby, wait, because, seen });
       if (actives.some((a) => a.passing)) {
         return {
           ...standby,
@@ -232,6 +271,95 @@ export function decide(p: Placement, actives: ActiveInstance[] = []): Decision {
       };
     }
   }
+}
+
+type Words = { reason: string; why: string };
+
+interface StandbyParts {
+  standby: Omit<Decision, "expects" | "reason" | "why">;
+  wait: (w: Words) => Decision;
+  because: (head: string, detail: string | null, tail?: string) => Words;
+  seen: string;
+}
+
+/** "a1 unreachable (serfHealth=critical) for 4s" */
+function sayVerdict(v: Verdict): string {
+  return `${v.node} ${v.class} (${v.detail}) for ${seconds(v.forMs)}`;
+}
+
+/** A live standby's decision: the memory of its earlier runs says whether the wait is over. */
+function decideObserved(
+  p: Extract<Placement, { kind: "active" | "standby" }>,
+  actives: ActiveInstance[],
+  t: TakeoverInput,
+  { standby, wait, because, seen }: StandbyParts,
+): Decision {
+  const all = verdicts(t.state, t.now, t.timing);
+  const ok = new Set(all.filter((v) => v.class === "passing").map((v) => v.node));
+  if (ok.size > 0) {
+    return {
+      ...standby,
+      expects: false,
+      // clear a switch lock only on evidence from after the switch
+      unlockDue: p.lock && actives.some((a) => ok.has(a.node) && a.settled !== false),
+      ...because("an active instance is passing", seen),
+    };
+  }
+  const known = all.filter((v) => v.class !== "absent");
+  if (known.length === 0) {
+    return wait(because(
+      "no active instance is registered in the catalog: not taking over on an absence " +
+        "(register the service on the actives, or run start-primary)",
+      null,
+    ));
+  }
+  const told = known.map(sayVerdict).join(", ");
+  if (!t.self?.healthy) {
+    return wait(because(
+      "no active instance passing",
+      told,
+      ` but this node is not healthy (${
+        t.self?.detail ?? "its health could not be read"
+      }): not taking over`,
+    ));
+  }
+  const lock = p.lock ? lockAge(t.state, t.now, t.timing) : null;
+  if (p.lock && !lock?.stale) {
+    const age = lock ? ` for ${seconds(lock.forMs)}` : "";
+    return wait({
+      reason: `${p.reason}; no active instance passing (${told}) but the cluster document is ` +
+        `locked (a switch is under way)${age}: staying stopped, at most ` +
+        `${t.timing.lockTimeout}s while the lock does not change`,
+      why: `${p.reason}; no active instance passing but the cluster document is locked ` +
+        "(a switch is under way): staying stopped",
+    });
+  }
+  const waiting = known.filter((v) => !v.due);
+  if (waiting.length > 0) {
+    return wait({
+      reason: `${p.reason}; ` +
+        waiting.map((v) =>
+          `active ${sayVerdict(v)}: ${
+            v.class === "pending" ? "waiting for it to report, " : ""
+          }taking over after ${seconds(v.delayMs)}`
+        ).join("; "),
+      why: `${p.reason}; no active instance passing: waiting before taking over`,
+    });
+  }
+  const stale = lock
+    ? ` and the lock has not changed for ${seconds(lock.forMs)} (over ` +
+      `${t.timing.lockTimeout}s: the switch died)`
+    : "";
+  return {
+    ...standby,
+    actsAs: "primary",
+    stance: "secondary-acting-primary",
+    expects: true,
+    actingPrimary: true,
+    flipDue: true,
+    reason: `${p.reason}; no active instance passing (${told})${stale}: acting as primary`,
+    why: `${p.reason}; no active instance passing: acting as primary`,
+  };
 }
 
 /** Keep the instances that count as "the actives" for a placement. */

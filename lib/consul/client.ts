@@ -5,6 +5,7 @@
 import type {
   WireAgentSelf,
   WireAgentServiceHealth,
+  WireHealthCheck,
   WireHealthEntry,
   WireService,
 } from "./types.ts";
@@ -12,10 +13,13 @@ import { ConsulError, ConsulHttp, parseBool, parseWait } from "./http.ts";
 import { encodeKvKey } from "../names.ts";
 import {
   AGENT_CHECKS,
+  AGENT_MEMBERS,
   AGENT_SERVICE_HEALTH,
   decodeKv,
   HEALTH_ENTRIES,
   type KvEntry,
+  memberStatus,
+  NODE_CHECKS,
   registrationBody,
   SHAPES,
 } from "./wire.ts";
@@ -111,6 +115,26 @@ export class ConsulClient extends ConsulHttp {
     const { data } = await this.json<WireHealthEntry[]>(
       `/v1/health/service/${encodeURIComponent(service)}`,
       { query: { dc: opts.dc }, shape: HEALTH_ENTRIES },
+    );
+    return data ?? [];
+  }
+
+  /**
+   * The local agent's members list (its own gossip view, answered without a server): status by
+   * node name ("alive", "leaving", "left", "failed"; null for a code Serf may add later).
+   */
+  async agentMembers(): Promise<Map<string, ReturnType<typeof memberStatus>>> {
+    const { data } = await this.json<{ Name: string; Status: number }[]>("/v1/agent/members", {
+      shape: AGENT_MEMBERS,
+    });
+    return new Map(data!.map((m) => [m.Name, memberStatus(m.Status)]));
+  }
+
+  /** The checks of one node (its serfHealth, maintenance and service checks). */
+  async nodeHealth(node: string, opts: { dc?: string } = {}): Promise<WireHealthCheck[]> {
+    const { data } = await this.json<WireHealthCheck[]>(
+      `/v1/health/node/${encodeURIComponent(node)}`,
+      { query: { dc: opts.dc }, shape: NODE_CHECKS },
     );
     return data ?? [];
   }

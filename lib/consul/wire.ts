@@ -143,6 +143,23 @@ export const HEALTH_ENTRIES: Shape = arrayOf(
 );
 
 export const AGENT_CHECKS: Shape = mapOf(SHAPES.check);
+/** `/v1/agent/members`: the local agent's gossip view, a name and a status code each. */
+export const AGENT_MEMBERS: Shape = arrayOf(fields({ Name: "string", Status: "number" }));
+/** `/v1/health/node/<node>`: the checks of one node. */
+export const NODE_CHECKS: Shape = arrayOf(SHAPES.check);
+
+/** Serf's member status codes as words (anything else: null, not to be acted on). */
+export function memberStatus(code: number): "alive" | "leaving" | "left" | "failed" | null {
+  return code === 1
+    ? "alive"
+    : code === 2
+    ? "leaving"
+    : code === 3
+    ? "left"
+    : code === 4
+    ? "failed"
+    : null;
+}
 export const AGENT_SERVICE_HEALTH: Shape = arrayOf(
   both(
     fields({ AggregatedStatus: "string", Service: "object", Checks: "array?" }),
