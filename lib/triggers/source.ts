@@ -52,10 +52,9 @@ export function roleWhy(p: Placement, d: Decision): string {
     return `${p.reason}; no active instance passing, but the cluster document is locked ` +
       `(a switch is under way): stays secondary`;
   }
-  if (d.waiting) {
-    return `${p.reason}; no active instance passing, but one has not reported yet: stays ` +
-      `secondary`;
-  }
+  // waiting for an active to stay down long enough, for one to register, or on this node's
+  // own health: the decision says which, without instance detail
+  if (d.waiting) return d.why;
   return `${p.reason}; an active instance is passing`;
 }
 

@@ -1,0 +1,68 @@
+import assert from "node:assert/strict";
+import { bootClockMs, FileTakeoverStore, parseState } from "../../../lib/cluster/takeover_store.ts";
+import { fresh, observe } from "../../../lib/cluster/takeover.ts";
+import { cutOff } from "../../_support/takeover.ts";
+import { TIMING } from "../../_support/takeover.ts";
+
+const sample = () => observe(fresh(), 1000, { actives: [cutOff("a1")], lockedIndex: 7 }, TIMING);
+
+Deno.test("FileTakeoverStore: saves by rename in a root-only directory, loads it back", async () => {
+  const base = await Deno.makeTempDir();
+  try {
+    const store = new FileTakeoverStore(`${base}/state`, () => 42);
+    assert.deepEqual(await store.load("web"), fresh(), "missing: fresh");
+    await store.save("web", sample());
+    assert.deepEqual(await store.load("web"), sample());
+    assert.equal((await Deno.stat(`${base}/state`)).mode! & 0o777, 0o700);
+    assert.equal((await Deno.stat(`${base}/state/web.json`)).mode! & 0o777, 0o600);
+    assert.deepEqual(
+      [...Deno.readDirSync(`${base}/state`)].map((e) => e.name),
+      ["web.json"],
+      "no temporary file left",
+    );
+    assert.equal(store.now(), 42);
+    // corrupt or foreign content is a fresh start
+    await Deno.writeTextFile(`${base}/state/web.json`, "{not json");
+    assert.deepEqual(await store.load("web"), fresh());
+    await Deno.remove(`${base}/state/web.json`);
+    await Deno.symlink(`${base}/elsewhere`, `${base}/state/web.json`);
+    await Deno.writeTextFile(`${base}/elsewhere`, JSON.stringify(sample()));
+    assert.deepEqual(await store.load("web"), fresh(), "a symlink is not followed");
+    await assert.rejects(store.save("a/b", sample()), /Consul service/);
+  } finally {
+    await Deno.remove(base, { recursive: true });
+  }
+});
+
+Deno.test("FileTakeoverStore refuses a state directory other users can write", async () => {
+  const base = await Deno.makeTempDir();
+  try {
+    await Deno.chmod(base, 0o777);
+    const store = new FileTakeoverStore(base, () => 1);
+    await assert.rejects(store.save("web", fresh()), /state directory .* writable by other users/);
+  } finally {
+    await Deno.remove(base, { recursive: true });
+  }
+});
+
+Deno.test("parseState(): anything but a well-formed state is fresh", () => {
+  const good = sample();
+  assert.deepEqual(parseState(JSON.stringify(good)), good);
+  const bad = [
+    "",
+    "null",
+    "[]",
+    JSON.stringify({ ...good, at: "x" }),
+    JSON.stringify({ ...good, nodes: [] }),
+    JSON.stringify({ ...good, nodes: { a1: { ...good.nodes.a1, class: "odd" } } }),
+    JSON.stringify({ ...good, nodes: { a1: { ...good.nodes.a1, since: "1" } } }),
+    JSON.stringify({ ...good, nodes: { a1: { ...good.nodes.a1, heartbeat: { index: 1 } } } }),
+    JSON.stringify({ ...good, lock: { index: 1 } }),
+  ];
+  for (const text of bad) assert.deepEqual(parseState(text), fresh(), text);
+});
+
+Deno.test("bootClockMs() reads the boot clock", () => {
+  const a = bootClockMs();
+  assert.ok(a > 0 && bootClockMs() >= a);
+});
