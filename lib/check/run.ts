@@ -155,13 +155,13 @@ export async function runCheck(
 async function remember(
   store: TakeoverStore,
   service: string,
-  view: Pick<ClusterView, "takeover">,
+  view: Pick<ClusterView, "takeover" | "node">,
   dryRun: boolean,
   log: Pick<Logger, "warn">,
 ): Promise<void> {
   if (dryRun || !view.takeover) return;
   try {
-    await store.save(service, view.takeover);
+    await store.save(service, view.node, view.takeover);
   } catch (e) {
     log.warn(describeError(e));
   }

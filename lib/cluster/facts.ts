@@ -22,7 +22,7 @@ export interface ClusterFacts {
   serviceHealth(service: string, dc?: string): Promise<Instance[]>;
   // What a live standby reads beyond the catalog (absent: offline facts, which state health).
   /** The standby's memory of a service and the clock it is kept in. */
-  takeover?(service: string): Promise<{ state: TakeoverState; now: number }>;
+  takeover?(service: string, node: string): Promise<{ state: TakeoverState; now: number }>;
   /** The local agent's members list: status by node name. */
   members?(): Promise<Map<string, ActiveObservation["member"]>>;
   /**
@@ -84,8 +84,8 @@ export class LiveFacts implements ClusterFacts {
     readonly id: IdentityCache,
     readonly store: TakeoverStore = new FileTakeoverStore(),
   ) {}
-  async takeover(service: string) {
-    const state = await this.store.load(service);
+  async takeover(service: string, node: string) {
+    const state = await this.store.load(service, node);
     return { state, now: this.store.now() };
   }
   members() {

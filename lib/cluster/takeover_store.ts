@@ -16,9 +16,9 @@ import { fresh, type NodeMemo, type TakeoverState } from "./takeover.ts";
 export const STATE_DIR = `${LOCK_DIR}/state`;
 
 export interface TakeoverStore {
-  /** The state for a service (fresh when missing or unreadable). */
-  load(service: string): Promise<TakeoverState>;
-  save(service: string, state: TakeoverState): Promise<void>;
+  /** The state for a service on a node (fresh when missing or unreadable). */
+  load(service: string, node: string): Promise<TakeoverState>;
+  save(service: string, node: string, state: TakeoverState): Promise<void>;
   /** Milliseconds on the clock the state is kept in. */
   now(): number;
 }
@@ -85,11 +85,16 @@ export class FileTakeoverStore implements TakeoverStore {
   now(): number {
     return this.clock();
   }
-  path(service: string): string {
-    return join(this.dir, `${segment("the Consul service", service)}.json`);
+  /**
+   * `<service>@<node>.json`: one file per service, as a host is one node; the node in the name
+   * keeps apart several nodes run on one host (tests, --node).
+   */
+  path(service: string, node: string): string {
+    const svc = segment("the Consul service", service);
+    return join(this.dir, `${svc}@${segment("the node name", node)}.json`);
   }
-  async load(service: string): Promise<TakeoverState> {
-    const path = this.path(service);
+  async load(service: string, node: string): Promise<TakeoverState> {
+    const path = this.path(service, node);
     try {
       const st = await Deno.lstat(path);
       // the directory is root's alone (checked when it is written): only its own files
@@ -99,9 +104,9 @@ export class FileTakeoverStore implements TakeoverStore {
       return fresh();
     }
   }
-  async save(service: string, state: TakeoverState): Promise<void> {
+  async save(service: string, node: string, state: TakeoverState): Promise<void> {
+    const path = this.path(service, node);
     await this.#ensureDir();
-    const path = this.path(service);
     const tmp = `${path}.${Deno.pid}.tmp`;
     try {
       await Deno.writeTextFile(tmp, JSON.stringify(state) + "\n", { mode: 0o600 });
@@ -135,11 +140,11 @@ export class MemoryTakeoverStore implements TakeoverStore {
   now(): number {
     return this.clock();
   }
-  load(service: string): Promise<TakeoverState> {
-    return Promise.resolve(structuredClone(this.states.get(service) ?? fresh()));
+  load(service: string, node: string): Promise<TakeoverState> {
+    return Promise.resolve(structuredClone(this.states.get(`${service}@${node}`) ?? fresh()));
   }
-  save(service: string, state: TakeoverState): Promise<void> {
-    this.states.set(service, structuredClone(state));
+  save(service: string, node: string, state: TakeoverState): Promise<void> {
+    this.states.set(`${service}@${node}`, structuredClone(state));
     return Promise.resolve();
   }
 }

@@ -205,7 +205,7 @@ export async function readClusterView(
   }
   const [read, memory] = await Promise.all([
     activesHealth(facts, config, consulService, placement),
-    facts.takeover?.(consulService) ?? null,
+    facts.takeover?.(consulService, node) ?? null,
   ]);
   const actives = read.actives.map((a) => ({
     ...a,

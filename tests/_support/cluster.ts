@@ -114,8 +114,8 @@ export class MemoryFacts extends FakeFacts {
   ) {
     super(data);
   }
-  async takeover(service: string) {
-    return { state: await this.store.load(service), now: this.store.now() };
+  async takeover(service: string, node: string) {
+    return { state: await this.store.load(service, node), now: this.store.now() };
   }
   members() {
     this.calls.push("members");

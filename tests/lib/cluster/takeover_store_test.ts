@@ -10,25 +10,25 @@ Deno.test("FileTakeoverStore: saves by rename in a root-only directory, loads it
   const base = await Deno.makeTempDir();
   try {
     const store = new FileTakeoverStore(`${base}/state`, () => 42);
-    assert.deepEqual(await store.load("web"), fresh(), "missing: fresh");
-    await store.save("web", sample());
-    assert.deepEqual(await store.load("web"), sample());
+    assert.deepEqual(await store.load("web", "s1"), fresh(), "missing: fresh");
+    await store.save("web", "s1", sample());
+    assert.deepEqual(await store.load("web", "s1"), sample());
     assert.equal((await Deno.stat(`${base}/state`)).mode! & 0o777, 0o700);
-    assert.equal((await Deno.stat(`${base}/state/web.json`)).mode! & 0o777, 0o600);
+    assert.equal((await Deno.stat(`${base}/state/web@s1.json`)).mode! & 0o777, 0o600);
     assert.deepEqual(
       [...Deno.readDirSync(`${base}/state`)].map((e) => e.name),
-      ["web.json"],
+      ["web@s1.json"],
       "no temporary file left",
     );
     assert.equal(store.now(), 42);
     // corrupt or foreign content is a fresh start
-    await Deno.writeTextFile(`${base}/state/web.json`, "{not json");
-    assert.deepEqual(await store.load("web"), fresh());
-    await Deno.remove(`${base}/state/web.json`);
-    await Deno.symlink(`${base}/elsewhere`, `${base}/state/web.json`);
+    await Deno.writeTextFile(`${base}/state/web@s1.json`, "{not json");
+    assert.deepEqual(await store.load("web", "s1"), fresh());
+    await Deno.remove(`${base}/state/web@s1.json`);
+    await Deno.symlink(`${base}/elsewhere`, `${base}/state/web@s1.json`);
     await Deno.writeTextFile(`${base}/elsewhere`, JSON.stringify(sample()));
-    assert.deepEqual(await store.load("web"), fresh(), "a symlink is not followed");
-    await assert.rejects(store.save("a/b", sample()), /Consul service/);
+    assert.deepEqual(await store.load("web", "s1"), fresh(), "a symlink is not followed");
+    await assert.rejects(store.save("a/b", "s1", sample()), /Consul service/);
   } finally {
     await Deno.remove(base, { recursive: true });
   }
@@ -39,7 +39,10 @@ Deno.test("FileTakeoverStore refuses a state directory other users can write", a
   try {
     await Deno.chmod(base, 0o777);
     const store = new FileTakeoverStore(base, () => 1);
-    await assert.rejects(store.save("web", fresh()), /state directory .* writable by other users/);
+    await assert.rejects(
+      store.save("web", "s1", fresh()),
+      /state directory .* writable by other users/,
+    );
   } finally {
     await Deno.remove(base, { recursive: true });
   }

@@ -218,7 +218,7 @@ Deno.test("readClusterView() with a memory: observes, decides by the takeover ru
     assert.ok(f.calls.includes("heartbeats service/web/"), f.calls.join());
     assert.ok(!f.calls.includes("members"), "every active listed: no members read");
     assert.ok(!f.calls.some((c) => c.startsWith("node ")), "own health from the same answer");
-    await store.save("web", v.takeover!);
+    await store.save("web", "s1", v.takeover!);
     clock.advance(2000);
     const w = await readClusterView(f, cfg, "web");
     assert.equal(w.decision.flipDue, true);
@@ -235,7 +235,7 @@ Deno.test("readClusterView() with a memory: observes, decides by the takeover ru
       kv,
       health: { dc1: [failing, sick] },
     }, store);
-    await store.save("web", (await readClusterView(f, cfg, "web")).takeover!);
+    await store.save("web", "s1", (await readClusterView(f, cfg, "web")).takeover!);
     clock.advance(5000);
     const v = await readClusterView(f, cfg, "web");
     assert.equal(v.decision.flipDue, false);
