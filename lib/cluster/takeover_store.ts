@@ -3,9 +3,10 @@
  * written whole to a temporary file and renamed over the old one, so a reader sees one state
  * or the other. The directory is made like the lock directory (root only, 0700, no symlink).
  * A missing, foreign or corrupt file reads as a fresh state: the timers start again, which
- * only ever delays a takeover. Times are the host's boot clock (/proc/uptime), which a wall
- * clock step cannot move; /run does not outlive a boot, and a time from another boot that
- * lies ahead of the clock restarts its timer (see observe()).
+ * only ever delays a takeover. Times are wall-clock milliseconds (the only fine clock a new
+ * process can read), checked against the boot clock (whole seconds since boot, which no clock
+ * step moves): when the wall clock has moved more than CLOCK_SLACK_MS away from the boot clock
+ * since the state was written (a clock step, a reboot), the state is fresh.
  */
 import { describeError } from "../errors.ts";
 import { segment } from "../names.ts";
@@ -23,12 +24,33 @@ export interface TakeoverStore {
   now(): number;
 }
 
-/** Milliseconds since boot. Throws when /proc/uptime cannot be read. */
-export function bootClockMs(): number {
-  const text = Deno.readTextFileSync("/proc/uptime");
-  const s = Number(text.split(" ")[0]);
-  if (!Number.isFinite(s)) throw new Error("/proc/uptime does not start with a number");
-  return Math.round(s * 1000);
+/** Seconds since boot (whole seconds), or null when the sandbox does not tell. */
+export function bootSeconds(): number | null {
+  try {
+    return Deno.osUptime();
+  } catch {
+    return null;
+  }
+}
+
+/** How far the wall clock may drift from the boot clock between two runs (rounding included). */
+export const CLOCK_SLACK_MS = 2000;
+
+/**
+ * Whether a state written at wall time `at` with boot time `boot` can be read at wall time
+ * `now` with boot time `bootNow` (pure): the clock did not go back, and both clocks moved
+ * alike.
+ */
+export function sameClock(
+  at: number | null,
+  boot: number | null,
+  now: number,
+  bootNow: number | null,
+): boolean {
+  if (at === null) return true;
+  if (at > now) return false;
+  if (boot === null || bootNow === null) return true;
+  return Math.abs((now - at) - (bootNow - boot) * 1000) <= CLOCK_SLACK_MS;
 }
 
 const num = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
@@ -79,9 +101,13 @@ export function parseState(text: string): TakeoverState {
   };
 }
 
-/** The state files in `dir` (default /run/powerconsul/state), on the boot clock. */
+/** The state files in `dir` (default /run/powerconsul/state). */
 export class FileTakeoverStore implements TakeoverStore {
-  constructor(readonly dir = STATE_DIR, readonly clock: () => number = bootClockMs) {}
+  constructor(
+    readonly dir = STATE_DIR,
+    readonly clock: () => number = Date.now,
+    readonly boot: () => number | null = bootSeconds,
+  ) {}
   now(): number {
     return this.clock();
   }
@@ -99,7 +125,16 @@ export class FileTakeoverStore implements TakeoverStore {
       const st = await Deno.lstat(path);
       // the directory is root's alone (checked when it is written): only its own files
       if (!st.isFile) return fresh();
-      return parseState(await Deno.readTextFile(path));
+      const text = await Deno.readTextFile(path);
+      const state = parseState(text);
+      const boot = (JSON.parse(text) as { boot?: unknown }).boot;
+      const ok = sameClock(
+        state.at,
+        typeof boot === "number" ? boot : null,
+        this.now(),
+        this.boot(),
+      );
+      return ok ? state : fresh();
     } catch {
       return fresh();
     }
@@ -109,7 +144,8 @@ export class FileTakeoverStore implements TakeoverStore {
     await this.#ensureDir();
     const tmp = `${path}.${Deno.pid}.tmp`;
     try {
-      await Deno.writeTextFile(tmp, JSON.stringify(state) + "\n", { mode: 0o600 });
+      const text = JSON.stringify({ ...state, boot: this.boot() }) + "\n";
+      await Deno.writeTextFile(tmp, text, { mode: 0o600 });
       await Deno.rename(tmp, path);
     } catch (e) {
       await Deno.remove(tmp).catch(() => {});

@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { bootClockMs, FileTakeoverStore, parseState } from "../../../lib/cluster/takeover_store.ts";
+import {
+  bootSeconds,
+  FileTakeoverStore,
+  parseState,
+  sameClock,
+} from "../../../lib/cluster/takeover_store.ts";
 import { fresh, observe } from "../../../lib/cluster/takeover.ts";
 import { cutOff } from "../../_support/takeover.ts";
 import { TIMING } from "../../_support/takeover.ts";
@@ -9,7 +14,9 @@ const sample = () => observe(fresh(), 1000, { actives: [cutOff("a1")], lockedInd
 Deno.test("FileTakeoverStore: saves by rename in a root-only directory, loads it back", async () => {
   const base = await Deno.makeTempDir();
   try {
-    const store = new FileTakeoverStore(`${base}/state`, () => 42);
+    let wall = 1500;
+    let boot = 100;
+    const store = new FileTakeoverStore(`${base}/state`, () => wall, () => boot);
     assert.deepEqual(await store.load("web", "s1"), fresh(), "missing: fresh");
     await store.save("web", "s1", sample());
     assert.deepEqual(await store.load("web", "s1"), sample());
@@ -20,7 +27,17 @@ Deno.test("FileTakeoverStore: saves by rename in a root-only directory, loads it
       ["web@s1.json"],
       "no temporary file left",
     );
-    assert.equal(store.now(), 42);
+    assert.equal(store.now(), 1500);
+    assert.equal(JSON.parse(await Deno.readTextFile(`${base}/state/web@s1.json`)).boot, 100);
+    wall = 11_500;
+    boot = 110;
+    assert.deepEqual(await store.load("web", "s1"), sample(), "both clocks moved 10 s");
+    wall = 61_500;
+    assert.deepEqual(await store.load("web", "s1"), fresh(), "the wall clock stepped 50 s");
+    wall = 500;
+    boot = 100;
+    assert.deepEqual(await store.load("web", "s1"), fresh(), "the wall clock went back");
+    wall = 1500;
     // corrupt or foreign content is a fresh start
     await Deno.writeTextFile(`${base}/state/web@s1.json`, "{not json");
     assert.deepEqual(await store.load("web", "s1"), fresh());
@@ -65,7 +82,13 @@ Deno.test("parseState(): anything but a well-formed state is fresh", () => {
   for (const text of bad) assert.deepEqual(parseState(text), fresh(), text);
 });
 
-Deno.test("bootClockMs() reads the boot clock", () => {
-  const a = bootClockMs();
-  assert.ok(a > 0 && bootClockMs() >= a);
+Deno.test("sameClock(): the wall clock may drift from the boot clock by the slack, no more", () => {
+  assert.equal(sameClock(null, null, 5, 1), true, "fresh");
+  assert.equal(sameClock(1000, 10, 3000, 12), true);
+  assert.equal(sameClock(1000, 10, 3000, 11), true, "a second of rounding");
+  assert.equal(sameClock(1000, 10, 9000, 12), false, "6 s more on the wall clock");
+  assert.equal(sameClock(1000, 10, 900, 10), false, "backwards");
+  assert.equal(sameClock(1000, null, 9000, 12), true, "no boot clock: the wall clock alone");
+  const b = bootSeconds();
+  assert.ok(b === null || b > 0);
 });
