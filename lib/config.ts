@@ -4,6 +4,8 @@
  * the first of ~/.powerconsul.conf and /etc/powerconsul/config.json that exists.
  * Validation names the key; unknown keys are warnings, wrong types and values out of bounds
  * errors. Only the file's own keys count (a key named after an Object member is unknown).
+ * Longer than most files: the high-availability timings and their cross-check sit here with
+ * the other keys, in one block, so every command reads them validated from one place.
  */
 import { dirname, join } from "./paths.ts";
 import { ConfigError } from "./errors.ts";
