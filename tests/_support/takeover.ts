@@ -9,6 +9,7 @@ import {
 } from "../../lib/cluster/takeover.ts";
 import type { ClusterDoc } from "../../lib/cluster/doc.ts";
 import { FakeClock } from "./fakes.ts";
+import { FileTakeoverStore } from "../../lib/cluster/takeover_store.ts";
 
 /** The defaults' timings. */
 export const TIMING: Timing = {
@@ -100,4 +101,27 @@ export class Standby {
     this.clock.advance(s * 1000);
     return this;
   }
+}
+
+/**
+ * For tests of what reads the memory (triggers, status) on a node that runs no check: write
+ * the state a standby's checks would have left after watching `active` fail for 3 s.
+ */
+export async function rememberFailed(service: string, node: string, active: string) {
+  const now = Date.now();
+  const state: TakeoverState = {
+    at: now - 1000,
+    nodes: {
+      [active]: {
+        seen: true,
+        class: "failed",
+        detail: "web-ttl=critical",
+        since: now - 3000,
+        pendingSince: null,
+        heartbeat: null,
+      },
+    },
+    lock: null,
+  };
+  await new FileTakeoverStore().save(service, node, state);
 }
