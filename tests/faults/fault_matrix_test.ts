@@ -338,10 +338,11 @@ agentTest(
       });
     try {
       await step("control: with everything healthy each command would act on n3", async () => {
-        const before = await w.snapshot();
         // a standby acts only on a failure it has watched for failoverDamping: one real look
-        // (without -U: it writes nothing) starts the count, dry runs keep no memory
+        // (without -U: no document write; its tag fix-up is done before the snapshot) starts
+        // the count, dry runs keep no memory
         await w.run(w.commands()["check -U"]!.args.slice(0, -1));
+        const before = await w.snapshot();
         const check = await waitFor("n3 to have watched the failure long enough", async () => {
           const r = await w.run([...w.commands()["check -U"]!.args, "--dry-run"]);
           return /dry-run: would write/.test(r.stdout) ? r : undefined;
