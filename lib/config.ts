@@ -5,7 +5,8 @@
  * Validation names the key; unknown keys are warnings, wrong types and values out of bounds
  * errors. Only the file's own keys count (a key named after an Object member is unknown).
  * Over 350 lines because each key's type, default, bounds and validation stay in this one
- * table-driven file: one place per key.
+ * table-driven file (one place per key), the high-availability timings and their cross-check
+ * among them, so every command reads them validated from one place.
  */
 import { dirname, join } from "./paths.ts";
 import { ConfigError } from "./errors.ts";
@@ -46,12 +47,21 @@ export interface Config {
   /** Write the metrics file on every check run. */
   metrics: boolean;
   // -- lease and guard (lib/ha/) --
-  /** Seconds a renewed lease lasts (the active's guard fences when it runs out). */
-  leaseSeconds: number;
-  /** Seconds between the guard's looks at the lease. */
-  guardPoll: number;
   /** With no server reachable by anyone: fence at the lease's end, or keep running (failsafe). */
   serverOutage: "fence" | "failsafe";
+  // High availability (seconds; cross-checked by haTimingProblem below).
+  /** The agent's interval for powerconsul's checks (set it to what the agent config says). */
+  checkInterval: number;
+  /** How long a renewed lease lets an active run without a server confirming its role. */
+  leaseSeconds: number;
+  /** How long a standby waits before replacing an active that may still be alive. */
+  takeoverDelay: number;
+  /** How long an active that reports its own failure must stay failed before a takeover. */
+  failoverDamping: number;
+  /** A locked document unchanged this long no longer blocks a takeover. */
+  lockTimeout: number;
+  /** How often the guard looks at the lease. */
+  guardPoll: number;
 }
 
 /** The longest timer the runtime keeps (2^31-1 ms): longer ones would fire at once. */
@@ -82,9 +92,13 @@ export const DEFAULTS: Readonly<Config> = Object.freeze({
   roleHook: [],
   metricsFile: null,
   metrics: true,
-  leaseSeconds: 10,
-  guardPoll: 0.5,
   serverOutage: "fence",
+  checkInterval: 1,
+  leaseSeconds: 10,
+  takeoverDelay: 20,
+  failoverDamping: 2,
+  lockTimeout: 30,
+  guardPoll: 0.5,
 });
 
 type Kind =
@@ -126,9 +140,13 @@ const KINDS: Record<keyof Config, Kind> = {
   roleHook: "list",
   metricsFile: "string?",
   metrics: "bool",
-  leaseSeconds: "timeout",
-  guardPoll: "timeout",
   serverOutage: "outage",
+  checkInterval: "timeout",
+  leaseSeconds: "timeout",
+  takeoverDelay: "timeout",
+  failoverDamping: "seconds",
+  lockTimeout: "timeout",
+  guardPoll: "timeout",
 };
 
 /** Whether `key` is a configuration key (own keys only: "toString" is not one). */
@@ -204,7 +222,41 @@ export function validateConfig(
         `"leaseSeconds" (${config.leaseSeconds}s): the guard must see a lease run out in time`,
     );
   }
+  const ha = haTimingProblem(config);
+  if (ha) throw new ConfigError(`${where}: ${ha}`);
   return { config, present, warnings };
+}
+
+/**
+ * Seconds between the moment an active's lease runs out and the moment the guard has stopped
+ * its services (guard poll, service manager stop): part of every takeover's wait.
+ */
+export const FENCE_MARGIN = 5;
+
+/**
+ * The high-availability timings, cross-checked (pure; null when they fit). An active renews its
+ * lease once per check run and a run may spend httpTimeout on one request, so a lease shorter
+ * than two intervals plus that would lapse between healthy runs. A standby that waits for an
+ * active that may still be alive waits longer than any lease it could still hold, one interval
+ * for its own observation, and the guard's time to stop the services.
+ */
+export function haTimingProblem(c: Config): string | null {
+  const lease = 2 * c.checkInterval + c.httpTimeout;
+  if (c.leaseSeconds < lease) {
+    return `key "leaseSeconds" (${c.leaseSeconds}s) must be at least 2 × "checkInterval" + ` +
+      `"httpTimeout" (${lease}s): a lease must outlive two check runs and one slow request`;
+  }
+  const delay = c.leaseSeconds + c.checkInterval + FENCE_MARGIN;
+  if (c.takeoverDelay < delay) {
+    return `key "takeoverDelay" (${c.takeoverDelay}s) must be at least "leaseSeconds" + ` +
+      `"checkInterval" + ${FENCE_MARGIN}s (${delay}s): a standby must wait out the lease ` +
+      "of an active it cannot see";
+  }
+  if (c.guardPoll >= FENCE_MARGIN) {
+    return `key "guardPoll" (${c.guardPoll}s) must be below ${FENCE_MARGIN}s: the guard ` +
+      "must notice an expired lease inside the fencing margin";
+  }
+  return null;
 }
 
 function checkValue(key: string, kind: Kind, v: unknown, where: string): unknown {

@@ -73,3 +73,15 @@ export function lineClaimsActive(output: string | undefined): boolean {
     return false;
   }
 }
+
+/** The state a powerconsul check line reports, or null when the output is not one. */
+export function lineState(output: string | undefined): string | null {
+  const line = (output ?? "").split("\n").find((l) => l.startsWith("{"));
+  if (!line) return null;
+  try {
+    const j = JSON.parse(line);
+    return typeof j?.state === "string" ? j.state : null;
+  } catch {
+    return null;
+  }
+}

@@ -23,9 +23,13 @@ export function planFlip(view: ClusterView, updateKv: boolean): KvWriteStep | nu
   return docWrite(view, flipFor(view), FLIP_WHY);
 }
 
-/** The first standby check that sees the new actives passing clears the switch lock. */
-export function planUnlock(view: ClusterView): KvWriteStep | null {
-  if (!view.decision.unlockDue) return null;
+/**
+ * The switch lock goes on first-hand evidence that the switch happened: the new active's own
+ * check passing (its resource runs), or a standby seeing a settled active pass.
+ */
+export function planUnlock(view: ClusterView, state?: CheckState): KvWriteStep | null {
+  const own = view.decision.unlockOnPass && state === "passing";
+  if (!view.decision.unlockDue && !own) return null;
   return docWrite(view, unlockFor(view), UNLOCK_WHY);
 }
 
@@ -82,11 +86,13 @@ export function planCheck(
   seen: Probed,
   local: LocalService[],
   notes: string[],
+  /** This run flipped the document: the lock is left to a run whose probe came after. */
+  flipped = false,
 ): ReturnType<typeof verdict> & { unlock: KvWriteStep | null; tags: TagsStep[] } {
   const v = verdict(view, seen, notes);
   return {
     ...v,
-    unlock: planUnlock(view),
+    unlock: flipped ? null : planUnlock(view, v.state),
     tags: v.state === "passing" ? planTags(local, v.expects) : [],
   };
 }

@@ -3,8 +3,9 @@
  * planned steps through the executor (which prints them instead under --dry-run).
  */
 import { IdentityCache, LiveFacts } from "../cluster/facts.ts";
+import { FileTakeoverStore, type TakeoverStore } from "../cluster/takeover_store.ts";
 import { planDocCopies, readCopies } from "../cluster/write.ts";
-import { readClusterView } from "../cluster/view.ts";
+import { type ClusterView, readClusterView } from "../cluster/view.ts";
 import type { Ctx } from "../context.ts";
 import { describeError } from "../errors.ts";
 import type { Logger } from "../log.ts";
@@ -48,8 +49,11 @@ export async function runCheck(
   result: CheckResult,
   log: Pick<Logger, "info" | "warn">,
   print: (line: string) => void,
-  /** Unit tests observe the dry-run sandbox instead of entering it. */
-  opts: { dropRun?: () => void; hooks?: { dir?: string } } = {},
+  /**
+   * Unit tests observe the dry-run sandbox instead of entering it, keep the takeover memory in
+   * memory, and put the hooks' files elsewhere.
+   */
+  opts: { dropRun?: () => void; hooks?: { dir?: string }; store?: TakeoverStore } = {},
 ): Promise<void> {
   const exOpts: ConstructorParameters<typeof Executor>[1] = {
     dryRun: ctx.flags.dryRun,
@@ -82,7 +86,8 @@ export async function runCheck(
   // read must then be a quiet null, not an unhandled rejection that kills the process.
   const hint = localP.then((l) => l[0]?.node ?? null, () => null);
   const id = new IdentityCache(ctx.consul, ctx.config, hint);
-  const facts = new LiveFacts(ctx.consul, id);
+  const store = opts.store ?? new FileTakeoverStore();
+  const facts = new LiveFacts(ctx.consul, id, store);
   const [localR, viewR, pauseR] = await Promise.allSettled([
     localP,
     readClusterView(facts, ctx.config, a.consulService),
@@ -111,6 +116,7 @@ export async function runCheck(
   if (pauseR.status === "rejected") throw pauseR.reason;
   const paused = pauseR.value.paused ? pauseSentence(pauseR.value) : null;
   let view = viewR.value;
+  await remember(store, a.consulService, view, ex.dryRun, log);
   // The local resource's state is known before anything is written: a probe that fails (hung
   // and killed at probeTimeout, plugin error) makes the check unknown, and unknown state is
   // never acted on — no -U flip, no lock clear.
@@ -134,10 +140,12 @@ export async function runCheck(
         notes.push(`lost the flip race (${why}); re-read the document`);
       }
       view = await readClusterView(facts, ctx.config, a.consulService);
+      await remember(store, a.consulService, view, ex.dryRun, log);
     }
   }
 
-  const plan = planCheck(view, look(view.decision.expects), local, notes);
+  // The run that wrote the flip leaves the lock to the next run: its probe looked before it.
+  const plan = planCheck(view, look(view.decision.expects), local, notes, flip !== null);
   result.role = plan.role;
   result.clustered = plan.clustered;
   result.expects = plan.expects;
@@ -185,6 +193,26 @@ export async function runCheck(
   if (limit) result.message += `; ${limit.message}`;
   // Tag writes: a failure is logged (by the executor's record) and never changes the result.
   await ex.applyAll(plan.tags);
+}
+
+/**
+ * Keep a standby's observation for its next run. A dry run keeps nothing; a state that cannot
+ * be written is logged, and the next run starts its timers again (a later takeover, not an
+ * earlier one).
+ */
+async function remember(
+  store: TakeoverStore,
+  service: string,
+  view: Pick<ClusterView, "takeover" | "node">,
+  dryRun: boolean,
+  log: Pick<Logger, "warn">,
+): Promise<void> {
+  if (dryRun || !view.takeover) return;
+  try {
+    await store.save(service, view.node, view.takeover);
+  } catch (e) {
+    log.warn(describeError(e));
+  }
 }
 
 /** After the local write won: the same document to every other datacenter still on the old one. */

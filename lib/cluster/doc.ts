@@ -189,15 +189,30 @@ function editGroup(
 }
 
 /**
- * The document with the selected group's roles swapped and locked: standbys become active, the
- * old actives standby. Every other field is kept as it was.
+ * The document after `winner` (a standby of the selected group) takes over, locked. The number
+ * of actives is kept: the winner, then the standbys that follow it in document order (wrapping
+ * round), as many as there were actives; everyone else is a standby in document order, the old
+ * actives first. Without a winner every standby becomes active (an operator's whole swap).
+ * Datacenter-level groups swap their two datacenters. Every other field is kept as it was.
  */
-export function flippedDoc(doc: ClusterDoc, pattern?: string): Record<string, unknown> {
+export function flippedDoc(
+  doc: ClusterDoc,
+  pattern?: string,
+  winner?: string,
+): Record<string, unknown> {
   return editGroup(doc, pattern, (g) => {
     const out = { ...g };
     if ("active_nodes" in g) {
-      out.active_nodes = g.standby_nodes;
-      out.standby_nodes = g.active_nodes;
+      const active = g.active_nodes as string[];
+      const standby = g.standby_nodes as string[];
+      const at = winner === undefined ? -1 : standby.indexOf(winner);
+      if (winner !== undefined && at < 0) {
+        throw new ClusterError(`node ${winner} is not a standby of the cluster document`);
+      }
+      const order = at < 0 ? standby : [...standby.slice(at), ...standby.slice(0, at)];
+      const next = at < 0 ? standby : order.slice(0, Math.max(1, active.length));
+      out.active_nodes = next;
+      out.standby_nodes = [...active, ...standby.filter((n) => !next.includes(n))];
     } else if ("active_datacenter" in g) {
       out.active_datacenter = g.standby_datacenter;
       out.standby_datacenter = g.active_datacenter;

@@ -7,6 +7,8 @@ import type { Config } from "../config.ts";
 import type { ConsulClient, KvEntry } from "../consul/client.ts";
 import { kvPath } from "../names.ts";
 import { type Instance, toInstance } from "./health.ts";
+import type { ActiveObservation, TakeoverState } from "./takeover.ts";
+import { FileTakeoverStore, type TakeoverStore } from "./takeover_store.ts";
 
 export interface ClusterFacts {
   /** One KV entry (the local datacenter's when dc is omitted); null when missing. */
@@ -18,6 +20,29 @@ export interface ClusterFacts {
   datacenters(): Promise<string[]>;
   /** Every instance of a service in one datacenter (local when dc is omitted). */
   serviceHealth(service: string, dc?: string): Promise<Instance[]>;
+  // What a live standby reads beyond the catalog (absent: offline facts, which state health).
+  /** The standby's memory of a service and the clock it is kept in. */
+  takeover?(service: string, node: string): Promise<{ state: TakeoverState; now: number }>;
+  /** The local agent's members list: status by node name. */
+  members?(): Promise<Map<string, ActiveObservation["member"]>>;
+  /**
+   * ModifyIndex of each `<prefix><node>/heartbeat` key (nodes without one are left out); the
+   * prefix is heartbeatPrefix()'s.
+   */
+  heartbeats?(prefix: string, dc?: string): Promise<Map<string, number>>;
+  /** Whether a node's own checks (serfHealth, maintenance) pass, and which do not. */
+  nodeHealth?(node: string): Promise<{ healthy: boolean; detail: string }>;
+}
+
+/** The KV key an active's check moves while it renews its lease. */
+export function heartbeatKey(servicePrefix: string, consulService: string, node: string): string {
+  return kvPath(servicePrefix, ["the Consul service", consulService], ["the node name", node]) +
+    "/heartbeat";
+}
+
+/** Where the heartbeat keys of a service's nodes live. */
+export function heartbeatPrefix(servicePrefix: string, consulService: string): string {
+  return kvPath(servicePrefix, ["the Consul service", consulService]) + "/";
 }
 
 /**
@@ -57,9 +82,39 @@ export class IdentityCache {
   }
 }
 
-/** The live agent. */
+/** The live agent (and this host's takeover memory, read here and saved by the check). */
 export class LiveFacts implements ClusterFacts {
-  constructor(private consul: ConsulClient, readonly id: IdentityCache) {}
+  constructor(
+    private consul: ConsulClient,
+    readonly id: IdentityCache,
+    readonly store: TakeoverStore = new FileTakeoverStore(),
+  ) {}
+  async takeover(service: string, node: string) {
+    const state = await this.store.load(service, node);
+    return { state, now: this.store.now() };
+  }
+  async members() {
+    return new Map((await this.consul.agentMembers()).map((m) => [m.name, m.status]));
+  }
+  async heartbeats(prefix: string, dc?: string) {
+    const { entries } = await this.consul.kvList(prefix, dc ? { dc } : {});
+    const out = new Map<string, number>();
+    for (const e of entries) {
+      const rest = e.key.slice(prefix.length);
+      const m = /^([^/]+)\/heartbeat$/.exec(rest);
+      if (e.key.startsWith(prefix) && m) out.set(m[1]!, e.modifyIndex);
+    }
+    return out;
+  }
+  async nodeHealth(node: string) {
+    const checks = await this.consul.nodeHealth(node);
+    const bad = checks.filter((c) => (c.ServiceID ?? "") === "" && c.Status !== "passing");
+    if (checks.length === 0) return { healthy: false, detail: `node ${node} has no checks` };
+    return {
+      healthy: bad.length === 0,
+      detail: bad.map((c) => `${c.CheckID}=${c.Status}`).join("+"),
+    };
+  }
   kvGet(key: string, dc?: string) {
     return this.consul.kvGet(key, dc ? { dc } : {});
   }

@@ -3,7 +3,7 @@
  * checks (serfHealth, maintenance) included. Reads Consul's health answer as the client returns
  * it.
  */
-import { lineClaimsActive } from "../check/line.ts";
+import { lineClaimsActive, lineState } from "../check/line.ts";
 import type { WireHealthEntry } from "../consul/types.ts";
 
 export interface Instance {
@@ -25,6 +25,15 @@ export interface Instance {
   checksIndex: number;
   /** One of its checks is a powerconsul check saying "expected running, and running". */
   claimsActive: boolean;
+  /**
+   * Its node's own checks (serfHealth, node maintenance: those tied to no service) pass.
+   * Absent means not told (offline statements): healthy.
+   */
+  nodeHealthy?: boolean;
+  /** The node checks that are not passing ("serfHealth=critical"). */
+  nodeFailing?: string[];
+  /** A failing powerconsul check on it answered "unknown": it does not know its own state. */
+  unknown?: boolean;
 }
 
 export function toInstance(e: WireHealthEntry): Instance {
@@ -44,5 +53,10 @@ export function toInstance(e: WireHealthEntry): Instance {
     pending: bad.length > 0 && bad.every((c) => c.Status === "critical" && !c.Output),
     checksIndex: Math.max(0, ...checks.map((c) => c.ModifyIndex ?? 0)),
     claimsActive: checks.some((c) => lineClaimsActive(c.Output)),
+    nodeHealthy: !bad.some((c) => (c.ServiceID ?? "") === ""),
+    nodeFailing: bad.filter((c) => (c.ServiceID ?? "") === "").map((c) =>
+      `${c.CheckID}=${c.Status}`
+    ),
+    unknown: bad.some((c) => lineState(c.Output) === "unknown"),
   };
 }

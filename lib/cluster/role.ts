@@ -1,11 +1,15 @@
 /**
  * Role resolution as two pure steps:
  *   place(doc, node, dc, datacenters) → where the node sits, and which instances are "the actives"
- *   decide(placement, actives)        → role, expected state, the KV repairs that are due, and
- *                                       the sentences every command prints about the role
+ *   decide(placement, actives, takeover?) → role, expected state, the KV repairs that are due,
+ *                                       and the sentences every command prints about the role
+ * A live standby's decision also takes what it has seen over its earlier runs (takeover.ts):
+ * it takes over only once every active has been down long enough for its kind of failure.
  */
 import { ClusterError } from "../errors.ts";
 import { type ClusterDoc, type Group, selectGroup } from "./doc.ts";
+import type { TakeoverState, Timing } from "./takeover.ts";
+import { decideObserved } from "./role_observed.ts";
 
 /** A node's role for a service; also the role a trigger acts as. */
 export type Role = "standalone" | "primary" | "secondary";
@@ -114,6 +118,11 @@ export interface Decision {
   flipDue: boolean;
   /** The lock can be cleared (standby that sees an active passing while locked). */
   unlockDue: boolean;
+  /**
+   * An active in a locked document: it clears the lock itself once its own check passes (its
+   * resource runs as an active's should), first-hand evidence the switch has happened.
+   */
+  unlockOnPass: boolean;
   /** The role a trigger acts as: a standby taking over acts as primary. */
   actsAs: Role;
   /** The role with how a standby stands (acting as primary, waiting). */
@@ -125,6 +134,18 @@ export interface Decision {
    * same document read alike: what triggers print and log.
    */
   why: string;
+}
+
+/**
+ * What a live standby knows beyond this run's catalog answer: its memory of the actives after
+ * this run's observation, the clock, the timings, and its own node's health from the same
+ * answer (null when it could not be told: it then never takes over).
+ */
+export interface TakeoverInput {
+  state: TakeoverState;
+  now: number;
+  timing: Timing;
+  self: { healthy: boolean; detail: string } | null;
 }
 
 /** Names of the relevant active instances that pass, for messages. */
@@ -139,8 +160,18 @@ function describeActives(actives: ActiveInstance[]): string {
  * for standbys; instances not matching serviceFilter already removed). The only place that words
  * a role: every command prints `reason` or `why`.
  */
-export function decide(p: Placement, actives: ActiveInstance[] = []): Decision {
-  const base = { actingPrimary: false, waiting: false, flipDue: false, unlockDue: false };
+export function decide(
+  p: Placement,
+  actives: ActiveInstance[] = [],
+  takeover?: TakeoverInput,
+): Decision {
+  const base = {
+    actingPrimary: false,
+    waiting: false,
+    flipDue: false,
+    unlockDue: false,
+    unlockOnPass: false,
+  };
   const said = (because: string) => ({ reason: because, why: because });
   switch (p.kind) {
     case "standalone":
@@ -157,6 +188,7 @@ export function decide(p: Placement, actives: ActiveInstance[] = []): Decision {
     case "active":
       return {
         ...base,
+        unlockOnPass: p.kind === "active" && p.lock,
         role: "primary",
         actsAs: "primary",
         stance: "primary",
@@ -186,6 +218,7 @@ export function decide(p: Placement, actives: ActiveInstance[] = []): Decision {
         waiting: true,
         ...words,
       });
+      if (takeover) return decideObserved(p, actives, takeover, { standby, wait, because, seen });
       if (actives.some((a) => a.passing)) {
         return {
           ...standby,

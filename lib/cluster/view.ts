@@ -6,7 +6,7 @@
 import type { Config } from "../config.ts";
 import type { KvEntry } from "../consul/client.ts";
 import { type ClusterDoc, parseClusterDoc, selectGroup } from "./doc.ts";
-import { type ClusterFacts, clusterKeyFor } from "./facts.ts";
+import { type ClusterFacts, clusterKeyFor, heartbeatPrefix } from "./facts.ts";
 import type { Instance } from "./health.ts";
 import { historyKeyFor } from "../history/entry.ts";
 import {
@@ -17,7 +17,15 @@ import {
   place,
   type Placement,
   relevantActives,
+  type TakeoverInput,
 } from "./role.ts";
+import {
+  type ActiveObservation,
+  type Observation,
+  observe,
+  type TakeoverState,
+  type Timing,
+} from "./takeover.ts";
 
 export interface ClusterView {
   /** KV key of the document, or null without clusterKey. */
@@ -30,6 +38,21 @@ export interface ClusterView {
   decision: Decision;
   /** Where this service's role changes are recorded (set by readClusterView). */
   history?: { key: string; service: string };
+  /**
+   * A live standby's memory after this run's observation, for the check to save (null when
+   * the facts keep none, or the node is not a standby).
+   */
+  takeover?: TakeoverState | null;
+}
+
+/** The takeover timings from the configuration. */
+export function timingOf(config: Config): Timing {
+  return {
+    failoverDamping: config.failoverDamping,
+    takeoverDelay: config.takeoverDelay,
+    lockTimeout: config.lockTimeout,
+    leaseSeconds: config.leaseSeconds,
+  };
 }
 
 /** Read and parse the cluster document for a service (null doc when absent or no clusterKey). */
@@ -46,29 +69,113 @@ export async function readDoc(
   return { key, entry, doc: parseClusterDoc(entry.value ?? "", `cluster document ${key}`) };
 }
 
+/** What a standby's reading of the actives found. */
+export interface ActivesRead {
+  /** The instances that count as actives. */
+  actives: Instance[];
+  /** The local datacenter's whole answer, when it was asked (it holds this node's instance). */
+  local: Instance[] | null;
+  /** Every datacenter that can hold an active was asked. */
+  complete: boolean;
+}
+
 /** Health of the instances that count as actives for a placement. */
 export async function activesHealth(
   facts: ClusterFacts,
   config: Config,
   consulService: string,
   p: Placement,
-): Promise<Instance[]> {
-  if (p.kind !== "standby" && p.kind !== "active") return [];
+): Promise<ActivesRead> {
+  if (p.kind !== "standby" && p.kind !== "active") {
+    return { actives: [], local: null, complete: true };
+  }
   const filter = compileFilter(config.serviceFilter);
   if ("datacenter" in p.actives) {
     const all = await facts.serviceHealth(consulService, p.actives.datacenter);
-    return relevantActives(p, all, filter);
+    return { actives: relevantActives(p, all, filter), local: null, complete: true };
   }
   // Node-level documents look across every datacenter; the local one first, because one
   // passing active there settles it with a single request.
   const all = await facts.serviceHealth(consulService);
   const local = relevantActives(p, all, filter);
-  if (local.some((i) => i.passing)) return local;
+  if (local.some((i) => i.passing)) return { actives: local, local: all, complete: false };
   // The local answer names our datacenter (our own instance is in it): one request saved.
   const here = all[0]?.datacenter ?? await facts.datacenter();
   const others = (await facts.datacenters()).filter((dc) => dc !== here);
   const rest = await Promise.all(others.map((dc) => facts.serviceHealth(consulService, dc)));
-  return [...local, ...rest.flatMap((r) => relevantActives(p, r, filter))];
+  return {
+    actives: [...local, ...rest.flatMap((r) => relevantActives(p, r, filter))],
+    local: all,
+    complete: true,
+  };
+}
+
+/**
+ * This run's observation of the actives (the catalog answer, and where it leaves gaps the
+ * members list; the heartbeats), for takeover.ts. An active the answer could not have listed
+ * (another datacenter not asked) is left out: not looking is no evidence.
+ */
+async function observation(
+  facts: ClusterFacts,
+  config: Config,
+  consulService: string,
+  p: Extract<Placement, { kind: "active" | "standby" }>,
+  read: ActivesRead,
+  state: TakeoverState,
+  lockedIndex: number | null,
+): Promise<Observation> {
+  const byNode = new Map(read.actives.map((i) => [i.node, i]));
+  const filter = compileFilter(config.serviceFilter);
+  let names: string[];
+  if (!read.complete) names = [...byNode.keys()];
+  else if ("nodes" in p.actives) {
+    names = p.actives.nodes.filter((n) => !filter || filter.test(n));
+  } else {
+    const remembered = Object.entries(state.nodes).filter(([, m]) => m.seen).map(([n]) => n);
+    names = [...new Set([...byNode.keys(), ...remembered])];
+  }
+  const dc = "datacenter" in p.actives ? p.actives.datacenter : undefined;
+  const gaps = names.some((n) => !byNode.has(n)) && dc === undefined;
+  const [members, beats] = await Promise.all([
+    gaps && facts.members ? facts.members() : null,
+    facts.heartbeats?.(heartbeatPrefix(config.servicePrefix, consulService), dc) ?? null,
+  ]);
+  const actives = names.map((node): ActiveObservation => {
+    const i = byNode.get(node);
+    return {
+      node,
+      instance: i
+        ? {
+          passing: i.passing,
+          nodeHealthy: i.nodeHealthy !== false,
+          pending: i.pending,
+          unknown: i.unknown === true,
+          failing: i.failing,
+        }
+        : null,
+      member: members?.get(node) ?? null,
+      heartbeat: beats === null ? undefined : beats.get(node) ?? null,
+    };
+  });
+  return { actives, lockedIndex };
+}
+
+/** This node's own health, from the local answer when it lists this node, else asked. */
+async function selfHealth(
+  facts: ClusterFacts,
+  node: string,
+  read: ActivesRead,
+): Promise<TakeoverInput["self"]> {
+  const mine = read.local?.find((i) => i.node === node);
+  if (mine && mine.nodeHealthy !== undefined) {
+    return { healthy: mine.nodeHealthy, detail: (mine.nodeFailing ?? []).join("+") };
+  }
+  if (!facts.nodeHealth) return { healthy: true, detail: "" };
+  try {
+    return await facts.nodeHealth(node);
+  } catch {
+    return null;
+  }
 }
 
 /** Resolve the local node's role for a Consul service. Throws on any unknown state. */
@@ -87,22 +194,56 @@ export async function readClusterView(
     placement = place({ doc, node, datacenter: "" });
   }
   const docIndex = entry?.modifyIndex ?? 0;
-  const actives = placement.kind === "standby"
-    ? (await activesHealth(facts, config, consulService, placement)).map((a) => ({
-      ...a,
-      settled: a.checksIndex > docIndex || a.claimsActive,
-    }))
-    : [];
-  return {
-    key,
-    entry,
-    doc,
-    node,
+  const history = { key: historyKeyFor(config, consulService), service: consulService };
+  if (placement.kind !== "standby") {
+    return {
+      key,
+      entry,
+      doc,
+      node,
+      placement,
+      actives: [],
+      decision: decide(placement),
+      takeover: null,
+      history,
+    };
+  }
+  const [read, memory] = await Promise.all([
+    activesHealth(facts, config, consulService, placement),
+    facts.takeover?.(consulService, node) ?? null,
+  ]);
+  const actives = read.actives.map((a) => ({
+    ...a,
+    settled: a.checksIndex > docIndex || a.claimsActive,
+  }));
+  if (memory === null) {
+    return {
+      key,
+      entry,
+      doc,
+      node,
+      placement,
+      actives,
+      decision: decide(placement, actives),
+      takeover: null,
+      history,
+    };
+  }
+  const timing = timingOf(config);
+  const obs = await observation(
+    facts,
+    config,
+    consulService,
     placement,
-    actives,
-    decision: decide(placement, actives),
-    history: { key: historyKeyFor(config, consulService), service: consulService },
-  };
+    read,
+    memory.state,
+    placement.lock ? docIndex : null,
+  );
+  const state = observe(memory.state, memory.now, obs, timing);
+  const anyPassing = Object.values(state.nodes).some((m) => m.class === "passing");
+  const self = anyPassing ? { healthy: true, detail: "" } : await selfHealth(facts, node, read);
+  const decision = decide(placement, actives, { state, now: memory.now, timing, self });
+  return { key, entry, doc, node, placement, actives, decision, takeover: state, history };
 }
 
 /** Whether the node's group is datacenter-level (place() then needs the datacenters). */

@@ -190,10 +190,10 @@ export async function casClusterDoc(
 
 export function flipFor(view: ClusterView): Record<string, unknown> {
   if (!view.doc) throw new ClusterError("no cluster document to flip");
-  return flippedDoc(
-    view.doc,
-    view.placement.kind === "standby" ? view.placement.pattern : undefined,
-  );
+  // a node-level flip makes this standby the winner; a datacenter-level one swaps the two
+  const p = view.placement;
+  const winner = p.kind === "standby" && p.mode === "nodes" ? view.node : undefined;
+  return flippedDoc(view.doc, p.kind === "standby" ? p.pattern : undefined, winner);
 }
 
 export function unlockFor(view: ClusterView): Record<string, unknown> {

@@ -5,6 +5,7 @@
 import type {
   WireAgentSelf,
   WireAgentServiceHealth,
+  WireHealthCheck,
   WireHealthEntry,
   WireService,
 } from "./types.ts";
@@ -17,6 +18,7 @@ import {
   decodeMembers,
   HEALTH_ENTRIES,
   type KvEntry,
+  type Member,
   MEMBERS,
   NODE_CHECKS,
   registrationBody,
@@ -169,18 +171,6 @@ export class ConsulClient extends ConsulHttp {
     return { ok: false, failed: errors.map((e) => ({ opIndex: e.OpIndex, what: e.What })) };
   }
 
-  /** Every check of one node (serfHealth included); empty when the catalog has no such node. */
-  async nodeHealth(
-    node: string,
-    opts: { dc?: string } = {},
-  ): Promise<{ CheckID: string; Status: string; Output?: string }[]> {
-    const { data } = await this.json<{ CheckID: string; Status: string; Output?: string }[]>(
-      `/v1/health/node/${encodeURIComponent(node)}`,
-      { query: { dc: opts.dc }, shape: NODE_CHECKS },
-    );
-    return data ?? [];
-  }
-
   /** Datacenters known to the catalog (WAN-joined). */
   async datacenters(): Promise<string[]> {
     const { data } = await this.json<string[]>("/v1/catalog/datacenters", {
@@ -194,6 +184,15 @@ export class ConsulClient extends ConsulHttp {
     const { data } = await this.json<WireHealthEntry[]>(
       `/v1/health/service/${encodeURIComponent(service)}`,
       { query: { dc: opts.dc }, shape: HEALTH_ENTRIES },
+    );
+    return data ?? [];
+  }
+
+  /** The checks of one node (its serfHealth, maintenance and service checks). */
+  async nodeHealth(node: string, opts: { dc?: string } = {}): Promise<WireHealthCheck[]> {
+    const { data } = await this.json<WireHealthCheck[]>(
+      `/v1/health/node/${encodeURIComponent(node)}`,
+      { query: { dc: opts.dc }, shape: NODE_CHECKS },
     );
     return data ?? [];
   }
@@ -216,7 +215,7 @@ export class ConsulClient extends ConsulHttp {
   }
 
   /** The local agent's gossip members: answers without any server. */
-  async agentMembers(): Promise<{ name: string; alive: boolean; server: boolean }[]> {
+  async agentMembers(): Promise<Member[]> {
     const { data } = await this.json<
       { Name: string; Status: number; Tags?: Record<string, string> | null }[]
     >("/v1/agent/members", { shape: MEMBERS });

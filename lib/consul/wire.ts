@@ -153,15 +153,38 @@ export const MEMBERS: Shape = arrayOf(
 export const NODE_CHECKS: Shape = arrayOf(SHAPES.check);
 
 /** Members as the lease's outage rule reads them (pure). */
+export interface Member {
+  name: string;
+  /** Serf's status as a word; null for a code we do not know (never acted on). */
+  status: ReturnType<typeof memberStatus>;
+  alive: boolean;
+  server: boolean;
+}
+
 export function decodeMembers(
   data: { Name: string; Status: number; Tags?: Record<string, string> | null }[],
-): { name: string; alive: boolean; server: boolean }[] {
+): Member[] {
   return data.map((m) => ({
     name: m.Name,
+    status: memberStatus(m.Status),
     alive: m.Status === 1,
     server: (m.Tags ?? {}).role === "consul",
   }));
 }
+
+/** Serf's member status codes as words (anything else: null, not to be acted on). */
+export function memberStatus(code: number): "alive" | "leaving" | "left" | "failed" | null {
+  return code === 1
+    ? "alive"
+    : code === 2
+    ? "leaving"
+    : code === 3
+    ? "left"
+    : code === 4
+    ? "failed"
+    : null;
+}
+
 export const AGENT_SERVICE_HEALTH: Shape = arrayOf(
   both(
     fields({ AggregatedStatus: "string", Service: "object", Checks: "array?" }),

@@ -5,6 +5,8 @@ import type { Instance } from "../../lib/cluster/health.ts";
 import type { ActiveInstance } from "../../lib/cluster/role.ts";
 import type { KvEntry } from "../../lib/consul/client.ts";
 import { type Config, DEFAULTS } from "../../lib/config.ts";
+import type { ActiveObservation } from "../../lib/cluster/takeover.ts";
+import type { TakeoverStore } from "../../lib/cluster/takeover_store.ts";
 
 export const nodesDoc = (extra: Record<string, unknown> = {}): ClusterDoc =>
   parseClusterDoc(JSON.stringify({ active_nodes: ["a1", "a2"], standby_nodes: ["s1"], ...extra }));
@@ -95,3 +97,36 @@ export class FakeFacts implements ClusterFacts {
 
 /** A configuration: the defaults with some keys changed. */
 export const config = (over: Partial<Config> = {}): Config => ({ ...DEFAULTS, ...over });
+
+/**
+ * Facts that also keep a standby's memory, members, heartbeats and node health, as the live
+ * agent does (so a standby decides with its takeover rules).
+ */
+export class MemoryFacts extends FakeFacts {
+  constructor(
+    data: ConstructorParameters<typeof FakeFacts>[0],
+    readonly store: TakeoverStore,
+    readonly extra: {
+      members?: Record<string, ActiveObservation["member"]>;
+      heartbeats?: Record<string, number>;
+      nodeHealth?: { healthy: boolean; detail: string };
+    } = {},
+  ) {
+    super(data);
+  }
+  async takeover(service: string, node: string) {
+    return { state: await this.store.load(service, node), now: this.store.now() };
+  }
+  members() {
+    this.calls.push("members");
+    return Promise.resolve(new Map(Object.entries(this.extra.members ?? {})));
+  }
+  heartbeats(prefix: string, dc?: string) {
+    this.calls.push(`heartbeats ${prefix}${dc ? `@${dc}` : ""}`);
+    return Promise.resolve(new Map(Object.entries(this.extra.heartbeats ?? {})));
+  }
+  nodeHealth(node: string) {
+    this.calls.push(`node ${node}`);
+    return Promise.resolve(this.extra.nodeHealth ?? { healthy: true, detail: "" });
+  }
+}

@@ -201,14 +201,16 @@ agentTest(
 );
 
 agentTest(
-  "check -U race: two standbys evaluating a failed active together flip exactly once per round (50 rounds)",
+  "check -U race: two standbys evaluating a failed active together flip exactly once per round, one winner (50 rounds)",
   async () => {
     await using dirs = await sandboxDirs("chk-race");
     await using cluster = await startCluster({ clients: 3 });
     const [, n2, n3, n4] = cluster.agents as [AgentHandle, AgentHandle, AgentHandle, AgentHandle];
+    // no damping: each round's first look (without -U) already counts, the second flips
     const config = await writeConfig(dirs.configDir, {
       logDir: dirs.logDir,
       clusterKey: "cluster",
+      failoverDamping: 0,
     });
     // the active's instance is failing (TTL never passed: critical); the standbys have the service too
     for (const a of [n2, n3, n4]) {
@@ -223,6 +225,14 @@ agentTest(
     for (let round = 0; round < 50; round++) {
       await kvPut(cluster.server, key, JSON.stringify(initial));
       const before = (await kvGet(cluster.server, key))!.modifyIndex;
+      // the first look at a failed active never flips: both standbys look once first
+      const looks = await Promise.all(
+        [n3, n4].map((n) => on(cluster, n, config)(args.slice(0, -1))),
+      );
+      // (later rounds remember the earlier ones: the active has been failing all along)
+      if (round === 0) {
+        for (const r of looks) assert.match(checkJson(r).message as string, /taking over after 0s/);
+      }
       const [r3, r4] = await Promise.all([
         on(cluster, n3, config)(args),
         on(cluster, n4, config)(args),
@@ -232,9 +242,11 @@ agentTest(
       );
       assert.equal(wins.length, 1, `round ${round}: ${r3.stdout} ${r4.stdout}`);
       const after = (await kvGet(cluster.server, key))!;
+      // a single winner: the number of actives is kept, the other standby stays standby
+      const [winner, loser] = wins[0] === r3 ? [n3, n4] : [n4, n3];
       assert.deepEqual(JSON.parse(after.value!), {
-        active_nodes: [n3.name, n4.name],
-        standby_nodes: [n2.name],
+        active_nodes: [winner.name],
+        standby_nodes: [n2.name, loser.name],
         lock: true,
       });
       // one write between the two reads (the flip); nobody wrote it back
@@ -547,6 +559,11 @@ agentTest(
     );
     const args = ["check", "process", "-n", "-c 0:", "-S", "web", "-U"];
     const run = on(cluster, n3, config);
+    // a dry run keeps no memory: one real look (without -U) starts the damping window
+    await waitFor("n3 to see the failed active", async () => {
+      const r = await run(args.slice(0, -1));
+      return /active \S+ failed/.test(checkJson(r).message as string) ? r : undefined;
+    }, { timeoutMs: 20_000 });
     const dry = await waitFor("n3 to plan the flip", async () => {
       const r = await run([...args, "--dry-run"]);
       return /^dry-run: would write cluster\/web /m.test(r.stdout) ? r : undefined;

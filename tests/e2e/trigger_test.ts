@@ -9,6 +9,7 @@ import { triggerLimitReached } from "../../lib/triggers/limit.ts";
 import { DEFAULTS } from "../../lib/config.ts";
 import type { Config } from "../../lib/config.ts";
 import { agentTest } from "../_support/agent.ts";
+import { rememberFailed } from "../_support/takeover.ts";
 
 /** Run the CLI against one agent. */
 function on(cluster: ClusterHandle, agent: AgentHandle, config: string) {
@@ -364,6 +365,8 @@ agentTest(
     const marker = join(dirs.logDir, "marker");
     await kvPut(server, "triggers/web/primary/critical", `/usr/bin/touch ${marker} '@NODE x'`);
     await kvPut(server, "triggers/web/primary/warning", `#!/bin/bash\ntouch ${marker}-script\n`);
+    // n2 runs no check here: give it the memory its checks would have of the failure
+    await rememberFailed("web", n2.name, server.name);
     const files = await tree(dirs.logDir);
     const index = await kvIndex(server);
 
@@ -546,6 +549,8 @@ agentTest(
       await t.step(`actives ${actives}: ${role}`, async () => {
         await ttlState(server, "web-ttl", health);
         await waitHealth(n2, "web", health === "pass" ? "passing" : "critical");
+        // n2 runs no check here: give it the memory its checks would have of the failure
+        if (health === "fail") await rememberFailed("web", n2.name, server.name);
         const exp = await new Deno.Command("consul", {
           args: ["kv", "export", `-http-addr=${server.url}`, ""],
           stdout: "piped",

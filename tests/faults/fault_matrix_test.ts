@@ -338,8 +338,15 @@ agentTest(
       });
     try {
       await step("control: with everything healthy each command would act on n3", async () => {
+        // a standby acts only on a failure it has watched for failoverDamping: one real look
+        // (without -U: no document write; its tag fix-up is done before the snapshot) starts
+        // the count, dry runs keep no memory
+        await w.run(w.commands()["check -U"]!.args.slice(0, -1));
         const before = await w.snapshot();
-        const check = await w.run([...w.commands()["check -U"]!.args, "--dry-run"]);
+        const check = await waitFor("n3 to have watched the failure long enough", async () => {
+          const r = await w.run([...w.commands()["check -U"]!.args, "--dry-run"]);
+          return /dry-run: would write/.test(r.stdout) ? r : undefined;
+        }, { timeoutMs: 20_000 });
         assert.match(
           check.stdout,
           /dry-run: would write cluster\/web = .*"lock":true/,
@@ -732,7 +739,12 @@ agentTest(
       t.step(name, () => tally.case(C, name, fn));
 
     await step("control: with the master token the check would flip", async () => {
-      await waitFor("n2 to see the active failing", async () => {
+      // one real look without -U starts the damping count (dry runs keep no memory)
+      await waitFor("n2 to see the active failed", async () => {
+        const r = await run(check.slice(0, -1), { env: { CONSUL_HTTP_TOKEN: master } });
+        return /active \S+ failed/.test(r.stdout);
+      }, { timeoutMs: 20_000 });
+      await waitFor("n2 to have watched the failure long enough", async () => {
         const r = await run([...check, "--dry-run"], { env: { CONSUL_HTTP_TOKEN: master } });
         return /would write cluster\/web/.test(r.stdout);
       }, { timeoutMs: 20_000 });

@@ -856,6 +856,8 @@ agentTest(
     const config = await writeConfig(dirs.configDir, {
       logDir: dirs.logDir,
       clusterKey: "cluster",
+      // no damping: one look before -U (below) makes a flip due on the -U run
+      failoverDamping: 0,
       httpTimeout: 2,
       probeTimeout: 3,
       triggerCooldown: 0,
@@ -947,6 +949,22 @@ agentTest(
               await put(key, text);
               // the passing active reports after the document was written (its health is "settled")
               await registerFake(k, "web-2", true, `ok after doc #${i}`);
+              // a standby flips only on a failure it has looked at before: where the model
+              // flips, the check looks once without -U first (it writes no document then)
+              let due = false;
+              try {
+                const fd = parseClusterDoc(viaUtf8(text));
+                const fp = place({
+                  doc: fd,
+                  node: agent.name,
+                  datacenter: "dc1",
+                  datacenters: ["dc1"],
+                });
+                due = decide(fp, activesFor(fp)).flipDue;
+              } catch (e) {
+                if (!(e instanceof ClusterError)) throw e;
+              }
+              if (due) await run(["check", "process", "-n", "-c 0:", "-S", `fz${k}`]);
               const before = (await kvGet(agent, key))!;
               const res = await run(["check", "process", "-n", "-c 0:", "-S", `fz${k}`, "-U"]);
               assertNoCrash(res);
@@ -972,7 +990,12 @@ agentTest(
               } else if (d.flipDue || d.unlockDue) {
                 // exactly the model's flip (or lock clear), check-and-set on what was read
                 const want = d.flipDue
-                  ? flippedDoc(doc, p.kind === "standby" ? p.pattern : undefined)
+                  ? flippedDoc(
+                    doc,
+                    p.kind === "standby" ? p.pattern : undefined,
+                    // a single winner: this node (datacenter documents swap)
+                    p.kind === "standby" && p.mode === "nodes" ? agent.name : undefined,
+                  )
                   : unlockedDoc(doc, p.kind === "standby" ? p.pattern : undefined);
                 if (d.flipDue) flips++;
                 else unlocks++;

@@ -93,6 +93,8 @@ agentTest(
       logDir: dirs.logDir,
       clusterKey: "cluster",
       switchTimeout: 20,
+      // no damping: a standby's first look (without -U) counts, its next -U run flips
+      failoverDamping: 0,
     });
     const on = (a: AgentHandle) => cliAt(cluster, a.httpAddr, config);
     for (const svc of ["race", "sp"]) {
@@ -116,11 +118,12 @@ agentTest(
     await t.step(`three standbys, -U, ${ROUNDS} rounds started together`, async () => {
       const key = "cluster/race";
       const initial = { active_nodes: [server.name], standby_nodes: standbys.map((a) => a.name) };
-      const flipped = {
-        active_nodes: standbys.map((a) => a.name),
-        standby_nodes: [server.name],
+      // a single winner: the number of actives is kept, the other standbys stay standbys
+      const flippedBy = (w: string) => ({
+        active_nodes: [w],
+        standby_nodes: [server.name, ...standbys.map((a) => a.name).filter((n) => n !== w)],
         lock: true,
-      };
+      });
       const args = ["check", "process", "-n", "-c 0:", "-S", "race", "-U"];
       const failures: string[] = [];
       let held = 0;
@@ -129,6 +132,8 @@ agentTest(
       for (let round = 0; round < ROUNDS; round++) {
         try {
           await kvPut(server, key, JSON.stringify(initial));
+          // the first look at a failure never flips: every standby looks once first
+          await Promise.all(standbys.map((a) => on(a)(args.slice(0, -1))));
           const rs = await Promise.all(standbys.map((a) => on(a)(args)));
           const js = rs.map(parseCheck);
           const wins = js.filter((j) => /flipped cluster\/race/.test(j.message));
@@ -149,7 +154,8 @@ agentTest(
             outcomes.set(kind, (outcomes.get(kind) ?? 0) + 1);
           }
           const after = await kvGet(server, key);
-          assert.deepEqual(JSON.parse(after!.value!), flipped);
+          const winner = standbys[js.findIndex((j) => /flipped cluster\/race/.test(j.message))]!;
+          assert.deepEqual(JSON.parse(after!.value!), flippedBy(winner.name));
           held++;
         } catch (e) {
           failures.push(
@@ -243,6 +249,8 @@ agentTest(
         tally.case(Category.races, "-U flip inside a start-primary", async () => {
           await kvPut(server, spKey, JSON.stringify(spInitial));
           await deletePrefix(server, "service/sp/");
+          // n3 looks once first (without -U): a first look never flips
+          await on(n3)(["check", "process", "-n", "-c 0:", "-S", "sp"]);
           // n4 is not in this document: use n3 (a standby of sp) for the -U flip, n2 switches
           let flip: Timed | undefined;
           const resp = responder(server, "service/sp/", async () => {
@@ -261,7 +269,11 @@ agentTest(
           assert.match(r.stdout, /^cluster document cluster\/sp: FAILED \(lost the race/m, show(r));
           assert.match(r.stdout, /^start-primary: FAILED \(the document changed while switching/m);
           // the document is the flip's, and the switch's flags are back to NULL
-          assert.deepEqual(JSON.parse((await kvGet(server, spKey))!.value!), spSwitched);
+          assert.deepEqual(JSON.parse((await kvGet(server, spKey))!.value!), {
+            active_nodes: [n3.name],
+            standby_nodes: [server.name, n2.name],
+            lock: true,
+          }, "n3 alone won: a single winner");
           const flags = await (await server.api("/v1/kv/service/sp/?recurse")).json() as {
             Key: string;
             Value: string | null;

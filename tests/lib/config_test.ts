@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
   configCandidates,
+  DEFAULTS,
+  haTimingProblem,
   loadConfig,
   validateConfig,
   writeConfigAtomic,
@@ -145,4 +147,55 @@ Deno.test("loadConfig(): a named config that cannot be read fails naming it; nev
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("validateConfig(): the HA timings fit together, with the defaults", async (t) => {
+  assert.equal(haTimingProblem(DEFAULTS), null);
+  assert.deepEqual(
+    [DEFAULTS.checkInterval, DEFAULTS.leaseSeconds, DEFAULTS.takeoverDelay],
+    [1, 10, 20],
+  );
+  assert.deepEqual([DEFAULTS.failoverDamping, DEFAULTS.lockTimeout, DEFAULTS.guardPoll], [
+    2,
+    30,
+    0.5,
+  ]);
+  const cases: Record<string, [Record<string, unknown>, string]> = {
+    "lease too short for the interval": [
+      { checkInterval: 5 },
+      'f: key "leaseSeconds" (10s) must be at least 2 × "checkInterval" + "httpTimeout" (15s): ' +
+      "a lease must outlive two check runs and one slow request",
+    ],
+    "takeover delay not over the lease": [
+      { takeoverDelay: 15 },
+      'f: key "takeoverDelay" (15s) must be at least "leaseSeconds" + "checkInterval" + 5s ' +
+      "(16s): a standby must wait out the lease of an active it cannot see",
+    ],
+    "a longer lease needs a longer delay": [
+      { leaseSeconds: 30 },
+      'f: key "takeoverDelay" (20s) must be at least "leaseSeconds" + "checkInterval" + 5s ' +
+      "(36s): a standby must wait out the lease of an active it cannot see",
+    ],
+    "guard too slow": [
+      { guardPoll: 5 },
+      'f: key "guardPoll" (5s) must be below 5s: the guard must notice an expired lease ' +
+      "inside the fencing margin",
+    ],
+  };
+  for (const [name, [raw, msg]] of Object.entries(cases)) {
+    await t.step(name, () => {
+      assert.throws(() => validateConfig(raw, "f"), (e: unknown) => (e as Error).message === msg);
+    });
+  }
+  await t.step("raised together they pass", () => {
+    const c = validateConfig(
+      { checkInterval: 10, leaseSeconds: 30, takeoverDelay: 45, failoverDamping: 0 },
+      "f",
+    ).config;
+    assert.equal(c.takeoverDelay, 45);
+    assert.equal(c.failoverDamping, 0);
+  });
+  await t.step("failoverDamping may be 0, not negative", () => {
+    assert.throws(() => validateConfig({ failoverDamping: -1 }, "f"), /failoverDamping/);
+  });
 });

@@ -120,6 +120,39 @@ Deno.test("planCheck(): the answer, the lock clear and the tags, from the view a
     });
     assert.deepEqual(p.tags, [], "tags already right");
   });
+  await t.step(
+    "new active in a locked document: clears the lock once its own check passes",
+    async () => {
+      const locked = { ...nodes, lock: true };
+      const v = await view("passing", locked, "a1");
+      assert.equal(v.decision.unlockOnPass, true);
+      const up = planCheck(v, { running: true, detail: "x running" }, [local(null)], []);
+      assert.equal(up.state, "passing");
+      const { record, ...unlock } = up.unlock ?? {};
+      assert.deepEqual(unlock, {
+        kind: "kv-write",
+        key: "cluster/web",
+        value: JSON.stringify(nodes),
+        cas: 21,
+        why: UNLOCK_WHY,
+      });
+      // recorded in the history in the same transaction, as every lock clear is
+      assert.equal(record?.entry.action, "lock-cleared");
+      assert.equal(record?.entry.node, "a1");
+      const down = planCheck(v, { running: false, detail: "x stopped" }, [local(null)], []);
+      assert.equal(down.unlock, null, "not running yet: no evidence the switch happened");
+      const justFlipped = planCheck(
+        v,
+        { running: true, detail: "x running" },
+        [local(null)],
+        [],
+        true,
+      );
+      assert.equal(justFlipped.unlock, null, "the run that flipped leaves the lock to the next");
+      const open = await view("passing", nodes, "a1");
+      assert.equal(open.decision.unlockOnPass, false);
+    },
+  );
   await t.step("check_procs warning band: warning whatever the role", async () => {
     const p = planCheck(await view("failing"), { running: "warning", detail: "PROCS WARNING" }, [
       local(null),

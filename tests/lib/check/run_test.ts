@@ -7,7 +7,8 @@ import type { ConsulClient, KvEntry, LocalService, TxnOp } from "../../../lib/co
 import { ConsulError } from "../../../lib/consul/client.ts";
 import type { WireHealthEntry, WireService } from "../../../lib/consul/types.ts";
 import { config, kvEntry } from "../../_support/cluster.ts";
-import { RecordingRunner } from "../../_support/fakes.ts";
+import { FakeClock, RecordingRunner } from "../../_support/fakes.ts";
+import { MemoryTakeoverStore } from "../../../lib/cluster/takeover_store.ts";
 
 /** The parts of the Consul client a check uses, from plain data; writes are recorded. */
 class FakeConsul {
@@ -56,6 +57,12 @@ class FakeConsul {
       }
     }
     return Promise.resolve({ ok: true });
+  }
+  kvList() {
+    return Promise.resolve({ entries: [], index: 1 });
+  }
+  agentMembers() {
+    return Promise.resolve([]);
   }
   setServiceTags(svc: WireService, tags: string[]) {
     this.calls.push(`tags ${svc.ID}=${JSON.stringify(tags)}`);
@@ -119,10 +126,23 @@ async function setup(over: {
   const printed: string[] = [];
   let dropped = 0;
   const result = unknownResult(args);
+  const clock = new FakeClock();
+  const store = new MemoryTakeoverStore(clock.now);
   const go = (a: CheckArgs = args) =>
-    runCheck(ctx, a, result, log, (l) => printed.push(l), { dropRun: () => dropped++ });
+    runCheck(ctx, a, result, log, (l) => printed.push(l), { dropRun: () => dropped++, store });
+  /** One run that only observes (the first look never flips), then time passes the damping. */
+  const firstLook = async () => {
+    const dry = ctx.flags.dryRun;
+    ctx.flags.dryRun = false;
+    await go();
+    ctx.flags.dryRun = dry;
+    clock.advance(2500);
+  };
   return {
     consul,
+    clock,
+    store,
+    firstLook,
     result,
     logged,
     printed,
@@ -137,6 +157,13 @@ const FLIPPED = JSON.stringify({ active_nodes: ["s1"], standby_nodes: ["a1"], lo
 
 Deno.test("runCheck -U: flips on the index read, re-reads, answers as the new active, fixes the tags", async () => {
   await using s = await setup();
+  await s.firstLook();
+  assert.deepEqual(s.consul.calls, [], "the first look at a failed active flips nothing");
+  assert.equal(
+    s.result.message,
+    "PROCS OK; should be stopped: node s1 is listed standby; active a1 failed " +
+      "(web-ttl=critical) for 0s: taking over after 2s",
+  );
   await s.go();
   assert.deepEqual(s.consul.calls, [
     "txn cas cluster/web cas=21",
@@ -168,6 +195,7 @@ Deno.test("runCheck -U: flips on the index read, re-reads, answers as the new ac
 
 Deno.test("runCheck -U --dry-run: prints the same steps, writes nothing, enters the sandbox once", async () => {
   await using s = await setup({ dryRun: true });
+  await s.firstLook();
   await s.go();
   assert.deepEqual(s.consul.calls, []);
   assert.deepEqual(s.printed, [
@@ -225,12 +253,14 @@ Deno.test("runCheck --dry-run with nothing to do still enters the sandbox", asyn
 Deno.test("runCheck -U: a lost race is said and re-read; a refused write is unknown", async () => {
   await using s = await setup();
   s.consul.put = false;
+  await s.firstLook();
   await s.go();
   assert.match(
     s.result.message,
     /; lost the flip race \(lost the race: cluster\/web changed since index 21; not retried\); re-read the document$/,
   );
   await using t = await setup();
+  await t.firstLook();
   t.consul.put = new ConsulError(
     "permission denied by Consul ACLs on PUT /v1/kv/cluster/web",
     "permission",

@@ -56,3 +56,41 @@ Deno.test("flippedDoc() swaps roles, locks, keeps other fields; unlockedDoc() re
   assert.deepEqual(ff.filter.b, { active_nodes: ["b2"], standby_nodes: ["b1"], lock: true });
   assert.throws(() => flippedDoc(parseClusterDoc("{}")), ClusterError);
 });
+
+Deno.test("flippedDoc() with a winner keeps the number of actives: the winner and the standbys after it", async (t) => {
+  const doc = (a: string[], s: string[]) =>
+    parseClusterDoc(JSON.stringify({ active_nodes: a, standby_nodes: s, note: 1 }));
+  await t.step("one active, two standbys: only the winner becomes active", () => {
+    assert.deepEqual(flippedDoc(doc(["a1"], ["s1", "s2"]), undefined, "s2"), {
+      active_nodes: ["s2"],
+      standby_nodes: ["a1", "s1"],
+      note: 1,
+      lock: true,
+    });
+  });
+  await t.step(
+    "two actives: the winner, then the next standby in document order (wrapping)",
+    () => {
+      assert.deepEqual(flippedDoc(doc(["a1", "a2"], ["s1", "s2", "s3"]), undefined, "s3"), {
+        active_nodes: ["s3", "s1"],
+        standby_nodes: ["a1", "a2", "s2"],
+        note: 1,
+        lock: true,
+      });
+    },
+  );
+  await t.step("more actives than standbys: every standby", () => {
+    const f = flippedDoc(doc(["a1", "a2", "a3"], ["s1", "s2"]), undefined, "s1");
+    assert.deepEqual(f.active_nodes, ["s1", "s2"]);
+    assert.deepEqual(f.standby_nodes, ["a1", "a2", "a3"]);
+  });
+  await t.step("a winner that is no standby is refused", () => {
+    assert.throws(
+      () => flippedDoc(doc(["a1"], ["s1"]), undefined, "a1"),
+      /node a1 is not a standby of the cluster document/,
+    );
+  });
+  await t.step("datacenter documents swap as before", () => {
+    assert.equal(flippedDoc(dcDoc(), undefined, undefined).active_datacenter, "dc2");
+  });
+});

@@ -76,3 +76,37 @@ Deno.test("toInstance(): node maintenance fails the instance; a warning is not p
   assert.deepEqual(warn.failing, ["web=warning"]);
   assert.equal(warn.pending, false, "only a critical check with no output is 'not run yet'");
 });
+
+Deno.test("toInstance(): node health apart from service health; an unknown answer is told", () => {
+  const check = (CheckID: string, Status: string, ServiceID: string, Output = "x") => ({
+    Node: "n1",
+    CheckID,
+    Name: "",
+    Status,
+    Output,
+    ServiceID,
+    ServiceName: ServiceID,
+  });
+  const entry = (checks: ReturnType<typeof check>[]) => ({
+    Node: { Node: "n1", Address: "", Datacenter: "dc1" },
+    Service: { ID: "web", Service: "web", Tags: null },
+    Checks: checks,
+  });
+  const failed = toInstance(
+    entry([check("serfHealth", "passing", ""), check("w", "critical", "web")]),
+  );
+  assert.equal(failed.nodeHealthy, true);
+  assert.deepEqual(failed.nodeFailing, []);
+  assert.equal(failed.unknown, false);
+  const cut = toInstance(
+    entry([check("serfHealth", "critical", ""), check("w", "passing", "web")]),
+  );
+  assert.equal(cut.nodeHealthy, false);
+  assert.deepEqual(cut.nodeFailing, ["serfHealth=critical"]);
+  const maint = toInstance(entry([check("_node_maintenance", "critical", "")]));
+  assert.equal(maint.nodeHealthy, false);
+  const line = JSON.stringify({ state: "unknown", message: "no server" });
+  const unknown = toInstance(entry([check("w", "critical", "web", line)]));
+  assert.equal(unknown.unknown, true);
+  assert.equal(unknown.nodeHealthy, true);
+});

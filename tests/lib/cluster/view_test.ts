@@ -3,8 +3,10 @@ import { IdentityCache, LiveFacts } from "../../../lib/cluster/facts.ts";
 import type { ConsulClient } from "../../../lib/consul/client.ts";
 import { parseKvSnapshot, SnapshotFacts } from "../../../lib/cluster/snapshot.ts";
 import { readClusterView } from "../../../lib/cluster/view.ts";
+import { MemoryTakeoverStore } from "../../../lib/cluster/takeover_store.ts";
+import { FakeClock } from "../../_support/fakes.ts";
 import { b64encode } from "../../../lib/consul/client.ts";
-import { config, FakeFacts, instance, kvEntry } from "../../_support/cluster.ts";
+import { config, FakeFacts, instance, kvEntry, MemoryFacts } from "../../_support/cluster.ts";
 
 const cfg = config({ clusterKey: "cluster" });
 const nodes = { active_nodes: ["a1"], standby_nodes: ["s1"] };
@@ -213,6 +215,9 @@ Deno.test("readClusterView() over LiveFacts reads the live agent's answers", asy
         Checks: [],
       }]),
     agentSelf: () => Promise.resolve({ node: "s1", datacenter: "dc1" }),
+    kvList: () => Promise.resolve({ entries: [], index: 1 }),
+    agentMembers: () => Promise.resolve([]),
+    nodeHealth: () => Promise.resolve([]),
   } as unknown as ConsulClient;
   const cfg = config({ clusterKey: "cluster" });
   const v = await readClusterView(
@@ -225,4 +230,84 @@ Deno.test("readClusterView() over LiveFacts reads the live agent's answers", asy
     v.decision.reason,
     "node s1 is listed standby; an active instance is passing (a1:passing)",
   );
+});
+
+Deno.test("readClusterView() with a memory: observes, decides by the takeover rules, returns the state", async (t) => {
+  const cfg = config({ clusterKey: "cluster" });
+  const kv = {
+    "cluster/web": kvEntry("cluster/web", { active_nodes: ["a1"], standby_nodes: ["s1"] }, 9),
+  };
+  const clock = new FakeClock();
+  const failing = instance("a1", false, "dc1", ["web=critical"]);
+  const me = instance("s1", true, "dc1", [], { nodeHealthy: true, nodeFailing: [] });
+  await t.step("a failed active: the first look waits, the state is returned to keep", async () => {
+    const store = new MemoryTakeoverStore(clock.now);
+    const f = new MemoryFacts(
+      { node: "s1", datacenter: "dc1", kv, health: { dc1: [failing, me] } },
+      store,
+    );
+    const v = await readClusterView(f, cfg, "web");
+    assert.equal(v.decision.flipDue, false);
+    assert.equal(
+      v.decision.reason,
+      "node s1 is listed standby; active a1 failed (web=critical) for 0s: taking over after 2s",
+    );
+    assert.equal(v.takeover?.nodes.a1?.class, "failed");
+    assert.ok(f.calls.includes("heartbeats service/web/"), f.calls.join());
+    assert.ok(!f.calls.includes("members"), "every active listed: no members read");
+    assert.ok(!f.calls.some((c) => c.startsWith("node ")), "own health from the same answer");
+    await store.save("web", "s1", v.takeover!);
+    clock.advance(2000);
+    const w = await readClusterView(f, cfg, "web");
+    assert.equal(w.decision.flipDue, true);
+  });
+  await t.step("own node not healthy in the same answer: never takes over", async () => {
+    const store = new MemoryTakeoverStore(clock.now);
+    const sick = instance("s1", false, "dc1", ["serfHealth=critical"], {
+      nodeHealthy: false,
+      nodeFailing: ["serfHealth=critical"],
+    });
+    const f = new MemoryFacts({
+      node: "s1",
+      datacenter: "dc1",
+      kv,
+      health: { dc1: [failing, sick] },
+    }, store);
+    await store.save("web", "s1", (await readClusterView(f, cfg, "web")).takeover!);
+    clock.advance(5000);
+    const v = await readClusterView(f, cfg, "web");
+    assert.equal(v.decision.flipDue, false);
+    assert.match(v.decision.reason, /but this node is not healthy \(serfHealth=critical\)/);
+  });
+  await t.step("an active missing from the answer: the members list is read", async () => {
+    const store = new MemoryTakeoverStore(clock.now);
+    const f = new MemoryFacts({ node: "s1", datacenter: "dc1", kv, health: { dc1: [me] } }, store, {
+      members: { a1: "left" },
+    });
+    const v = await readClusterView(f, cfg, "web");
+    assert.ok(f.calls.includes("members"));
+    assert.equal(
+      v.decision.reason,
+      "node s1 is listed standby; active a1 unreachable (members: left) for 0s: taking over after 20s",
+    );
+  });
+  await t.step("a heartbeat key is followed by its index", async () => {
+    const store = new MemoryTakeoverStore(clock.now);
+    const ok = instance("a1", true);
+    const f = new MemoryFacts(
+      { node: "s1", datacenter: "dc1", kv, health: { dc1: [ok, me] } },
+      store,
+      {
+        heartbeats: { a1: 77 },
+      },
+    );
+    const v = await readClusterView(f, cfg, "web");
+    assert.deepEqual(v.takeover?.nodes.a1?.heartbeat, { index: 77, changedAt: clock.now() });
+  });
+  await t.step("an active node reads no memory", async () => {
+    const store = new MemoryTakeoverStore(clock.now);
+    const f = new MemoryFacts({ node: "a1", datacenter: "dc1", kv, health: { dc1: [] } }, store);
+    const v = await readClusterView(f, cfg, "web");
+    assert.equal(v.takeover, null);
+  });
 });

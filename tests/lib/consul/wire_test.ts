@@ -1,5 +1,13 @@
 import assert from "node:assert/strict";
-import { b64decode, b64encode, decodeKv } from "../../../lib/consul/wire.ts";
+import {
+  b64decode,
+  b64encode,
+  decodeKv,
+  decodeMembers,
+  MEMBERS,
+  memberStatus,
+  NODE_CHECKS,
+} from "../../../lib/consul/wire.ts";
 
 Deno.test("decodeKv() reads Consul's KV wire format", () => {
   const kv = decodeKv({
@@ -40,4 +48,27 @@ Deno.test("txnBody()/txnCasFailure(): operations encoded; a failed check told fr
   assert.equal(txnCasFailure("current modify index 5 != 4"), true);
   assert.equal(txnCasFailure('key "x" doesn\'t exist'), true);
   assert.equal(txnCasFailure("Permission denied"), false);
+});
+
+Deno.test("MEMBERS/NODE_CHECKS shapes, memberStatus() and decodeMembers()", () => {
+  assert.equal(MEMBERS([{ Name: "a", Status: 1, Addr: "x" }]), null);
+  assert.match(MEMBERS([{ Name: "a", Status: "alive" }])!, /Status should be number/);
+  assert.match(MEMBERS({})!, /expected an array/);
+  assert.deepEqual(
+    decodeMembers([{ Name: "s", Status: 1, Tags: { role: "consul" } }, { Name: "c", Status: 3 }]),
+    [
+      { name: "s", status: "alive", alive: true, server: true },
+      { name: "c", status: "left", alive: false, server: false },
+    ],
+  );
+  assert.equal(NODE_CHECKS([{ CheckID: "serfHealth", Status: "passing" }]), null);
+  assert.match(NODE_CHECKS([{ CheckID: 1 }])!, /CheckID/);
+  assert.deepEqual([0, 1, 2, 3, 4, 5].map(memberStatus), [
+    null,
+    "alive",
+    "leaving",
+    "left",
+    "failed",
+    null,
+  ]);
 });

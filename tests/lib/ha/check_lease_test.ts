@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { readClusterView } from "../../../lib/cluster/view.ts";
 import { ConsulError } from "../../../lib/consul/http.ts";
+import type { WireHealthCheck } from "../../../lib/consul/types.ts";
 import { failsafeInCheck, fenceNote, renewInCheck } from "../../../lib/ha/check_lease.ts";
 import { Executor } from "../../../lib/plan/apply.ts";
 import { config, FakeFacts, kvEntry } from "../../_support/cluster.ts";
@@ -56,7 +57,8 @@ Deno.test("renewInCheck(): an active with its node healthy renews (a dry run pri
   );
   const d = dry();
   const healthy = {
-    nodeHealth: () => Promise.resolve([{ CheckID: "serfHealth", Status: "passing" }]),
+    nodeHealth: () =>
+      Promise.resolve([{ CheckID: "serfHealth", Status: "passing" }] as WireHealthCheck[]),
   };
   await renewInCheck(healthy, config(), d.ex, "web-unit-test", view, () => {}, start, log);
   assert.ok(
@@ -64,7 +66,8 @@ Deno.test("renewInCheck(): an active with its node healthy renews (a dry run pri
     d.lines.join("\n"),
   );
   const sick = {
-    nodeHealth: () => Promise.resolve([{ CheckID: "serfHealth", Status: "critical" }]),
+    nodeHealth: () =>
+      Promise.resolve([{ CheckID: "serfHealth", Status: "critical" }] as WireHealthCheck[]),
   };
   const d2 = dry();
   await renewInCheck(sick, config(), d2.ex, "web-unit-test", view, () => {}, start, log);

@@ -28,6 +28,9 @@ function fakeConsul(node: string, kv: Record<string, KvEntry>) {
     agentSelf: () => Promise.resolve({ node, datacenter: "dc1" }),
     kvGet: (key: string) => Promise.resolve(kv[key] ?? null),
     datacenters: () => Promise.resolve(["dc1", "dc2"]),
+    kvList: () => Promise.resolve({ entries: [], index: 1 }),
+    agentMembers: () => Promise.resolve([]),
+    nodeHealth: () => Promise.resolve([]),
     serviceHealth: (_s: string, o: { dc?: string } = {}) =>
       Promise.resolve(
         o.dc === "dc2"

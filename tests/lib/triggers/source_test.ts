@@ -112,6 +112,9 @@ Deno.test("LiveSource.role(): a standby with no active registered says so (not '
       }),
     serviceHealth: () => Promise.resolve([]),
     datacenters: () => Promise.resolve(["dc1"]),
+    kvList: () => Promise.resolve({ entries: [], index: 1 }),
+    agentMembers: () => Promise.resolve([]),
+    nodeHealth: () => Promise.resolve([]),
   } as unknown as ConsulClient;
   const r = await new LiveSource(consul, config({ clusterKey: "cluster" })).role("web");
   assert.equal(r.role, "secondary");
