@@ -8,6 +8,7 @@
  */
 import { join } from "node:path";
 import { renderMarkdown, type Results, table } from "./lib/results.ts";
+import { type HaResults, haTable } from "./lib/ha_table.ts";
 
 const path = Deno.args[0] ?? join(import.meta.dirname!, "results.json");
 let r: Results;
@@ -112,5 +113,27 @@ if (r.breakdown.length) {
       `flight); the dev launcher (bash) adds ${ms(launcher - direct)}.`,
     "",
   );
+}
+// The clustering bench (bench/ha.ts) writes its own file; its table follows when it exists.
+try {
+  const ha = JSON.parse(
+    await Deno.readTextFile(join(import.meta.dirname!, "ha-results.json")),
+  ) as HaResults;
+  out.push(
+    "### Clustering: split brain and takeover",
+    "",
+    `Measured with \`deno run -A bench/ha.ts\` on ${ha.date.slice(0, 10)} ` +
+      `(${ha.runsPerScenario} runs per scenario, ${ha.totalSeconds} s in all): each run is a ` +
+      "fresh deployment of 1 server + 3 clients on loopback with init-script services, " +
+      "agent-config checks at 1 s and watches, and the HA timings of the tests (lease 10 s, " +
+      "takeover delay 18 s, damping 2 s). Takeover is the time from the fault to another " +
+      "node's service running; overlap is the longest time two services ran at once, sampled " +
+      "every 50 ms (it must be 0); outage is the longest time none ran.",
+    "",
+    haTable(ha),
+    "",
+  );
+} catch {
+  // no HA bench run yet
 }
 Deno.stdout.writeSync(new TextEncoder().encode(out.join("\n")));

@@ -175,7 +175,7 @@ setInterval(() => {}, 1000);
         const { value, done } = await reader.read();
         if (done) throw new Error(`it exited: ${out}`);
         out += value;
-        return /tag=([0-9a-f]{6})/.exec(out)?.[1];
+        return /tag=([0-9a-f]{8})/.exec(out)?.[1];
       }, { timeoutMs: 60_000 });
       reader.releaseLock();
       assert(chainsOf(tag).length > 0, "the doomed run made no rules");

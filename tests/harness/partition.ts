@@ -45,7 +45,7 @@
 
 import { join } from "node:path";
 import type { AgentHandle, LaunchInfo } from "./consul.ts";
-import { harnessRoot, waitFor } from "./consul.ts";
+import { waitFor } from "./consul.ts";
 
 /** Every chain, cgroup and owner file made here starts with this. */
 export const PREFIX = "pcpart-";
@@ -108,7 +108,12 @@ interface ProcId {
   start: string;
 }
 
-const OWNER_DIR = join(harnessRoot(), "..", "partition");
+/**
+ * Owner files live in one directory per machine, like the cgroups and iptables chains they
+ * vouch for: with one per checkout, a second checkout's sweep would find no owner for the first
+ * one's live cut and remove it, killing its agents.
+ */
+const OWNER_DIR = "/run/pcpart-owners";
 const CMD_TIMEOUT_MS = 15_000;
 
 // ---------------------------------------------------------------------------------------------
@@ -279,7 +284,9 @@ function removeChainsSync(belongs: (chain: string) => boolean): void {
 // ---------------------------------------------------------------------------------------------
 // ownership and stale sweep
 
-const TAG_RE = /^pcpart-([0-9a-f]{6})(?:$|-)/;
+// Eight hex digits: a six-digit tag is a copy of this module from before the owner directory was
+// per machine, whose owner this copy cannot see (its own sweep looks after it).
+const TAG_RE = /^pcpart-([0-9a-f]{8})(?:$|-)/;
 
 function ownerAlive(tag: string): boolean {
   try {
@@ -535,12 +542,15 @@ export async function partitionHarness(): Promise<PartitionHarness> {
   }
   cgroupRoot();
   sweepStale();
-  const tag = hex(3);
+  const tag = hex(4);
   await Deno.mkdir(OWNER_DIR, { recursive: true });
+  // written whole, then renamed: a concurrent sweep must never read a half-written owner
+  const tmp = join(OWNER_DIR, `.tmp-${tag}`);
   await Deno.writeTextFile(
-    join(OWNER_DIR, `${PREFIX}${tag}.json`),
+    tmp,
     JSON.stringify({ pid: Deno.pid, start: procStart(Deno.pid) ?? "" }) + "\n",
   );
+  await Deno.rename(tmp, join(OWNER_DIR, `${PREFIX}${tag}.json`));
   const h = new Harness(tag);
   liveHarnesses.add(h);
   return h;

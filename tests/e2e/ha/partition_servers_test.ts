@@ -1,0 +1,12 @@
+// Clustering acceptance: an active cut from the servers only (45 s) never leaves two services running (see _scenarios.ts for what every scenario checks).
+import { agentTest } from "../../_support/agent.ts";
+import { figures, runScenario, scenario } from "./_scenarios.ts";
+
+agentTest(
+  "ha: an active cut from the servers only (45 s) never leaves two services running",
+  async () => {
+    const o = await runScenario(scenario("partition-servers"));
+    // deno-lint-ignore no-console
+    console.log(figures(o));
+  },
+);
