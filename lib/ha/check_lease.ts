@@ -11,7 +11,7 @@ import { ConsulError } from "../consul/http.ts";
 import { describeError } from "../errors.ts";
 import type { Executor } from "../plan/apply.ts";
 import { fenceSentence, type Lease, leaseId, type Now, readFence, readLease } from "./lease.ts";
-import { type LeasePlan, nodeHealthy, planFailsafe, planLease } from "./renew.ts";
+import { type LeasePlan, nodeHealthy, planFailsafe, planLease, planWithdraw } from "./renew.ts";
 
 type Log = { info(l: string): void; warn(l: string): void };
 
@@ -40,7 +40,21 @@ export async function renewInCheck(
   start: Now | null,
   log: Log,
 ): Promise<void> {
-  if (start === null || view.placement.kind !== "active") return;
+  if (start === null) return;
+  if (view.placement.kind === "standby") {
+    const previous = await readLease(leaseId(consulService, view.node)).catch(() => null);
+    const withdraw = planWithdraw(view, previous, {
+      consulService,
+      leaseSeconds: config.leaseSeconds,
+      servicePrefix: config.servicePrefix,
+    });
+    if (withdraw) {
+      const o = await ex.apply(withdraw);
+      log.warn(`lease withdrawn (the servers list this node standby): ${o.detail}`);
+    }
+    return;
+  }
+  if (view.placement.kind !== "active") return;
   let healthy: boolean | null = null;
   try {
     healthy = nodeHealthy(await consul.nodeHealth(view.node));

@@ -96,6 +96,17 @@ export function planLease(
   };
 }
 
+/**
+ * A node the servers now list as a standby gives up a lease it still holds at once (pure): the
+ * document was flipped away from it, so its guard stops the local services within guardPoll
+ * instead of at the lease's end or at the next trigger. Only on a server-backed read.
+ */
+export function planWithdraw(view: ClusterView, previous: Lease | null, set: LeaseSettings) {
+  if (previous === null || view.placement.kind !== "standby" || view.node === "") return null;
+  const id = leaseId(set.consulService, view.node);
+  return { kind: "lease" as const, op: "remove" as const, id, path: leasePath(id) };
+}
+
 /** Whether the catalog answer for this node says it is healthy: serfHealth passing, no maintenance. */
 export function nodeHealthy(checks: { CheckID: string; Status: string }[]): boolean {
   const serf = checks.find((c) => c.CheckID === "serfHealth");

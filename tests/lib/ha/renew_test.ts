@@ -12,6 +12,7 @@ import {
   nodeHealthy,
   planFailsafe,
   planLease,
+  planWithdraw,
 } from "../../../lib/ha/renew.ts";
 import { guardDownSteps, guardUpSteps } from "../../../lib/service/guarding.ts";
 import { dcDoc, nodesDoc } from "../../_support/cluster.ts";
@@ -157,4 +158,18 @@ Deno.test("wrapper: start on an active writes the lease, then starts the guard; 
     "guard:stop",
     "lease:remove",
   ]);
+});
+
+Deno.test("planWithdraw: a node the servers list standby gives up a lease it still holds", () => {
+  const sNodes = nodesDoc();
+  const standbyView = view("s1", sNodes);
+  assert.deepEqual(planWithdraw(standbyView, lease({ node: "s1" }), SET), {
+    kind: "lease",
+    op: "remove",
+    id: "web@s1",
+    path: "/run/powerconsul/lease/web@s1",
+  });
+  assert.equal(planWithdraw(standbyView, null, SET), null, "no lease held: nothing to give up");
+  assert.equal(planWithdraw(view("a1", sNodes), lease(), SET), null, "still listed active");
+  assert.equal(planWithdraw(standalone(), lease(), SET), null);
 });
