@@ -1,4 +1,5 @@
 /** `powerconsul config bootstrap|show|check`. */
+import { type Effects, Executor } from "../lib/plan/apply.ts";
 import { type GlobalFlags, type Parsed, required } from "../lib/args.ts";
 import {
   bootstrapPath,
@@ -28,6 +29,16 @@ const help = `Usage: powerconsul config <bootstrap|show|check> [options]
 Example: powerconsul config bootstrap -C '{"clusterKey":"cluster/prod","serviceFilter":"^prod-"}'
 `;
 
+/** `config bootstrap` needs one effect only: writing the file. */
+const configEffects: Effects = {
+  kvPut: () => Promise.reject(new Error("no Consul writes in config bootstrap")),
+  setTags: () => Promise.reject(new Error("no Consul writes in config bootstrap")),
+  run: () => Promise.reject(new Error("no programs in config bootstrap")),
+  lockFile: () => Promise.reject(new Error("no lock files in config bootstrap")),
+  sleep: () => Promise.resolve(),
+  configFile: (s) => writeConfigAtomic(s.path, s.config),
+};
+
 export const command: Command = {
   name: "config",
   help,
@@ -46,12 +57,17 @@ export const command: Command = {
         const { warnings } = validateConfig(raw, "-C");
         for (const w of warnings) io.err(`powerconsul: warning: ${w}\n`);
         const path = bootstrapPath(g.config, io.env);
-        if (g.dryRun) {
-          io.out(`dry-run: would write ${path} (mode 0600):\n${JSON.stringify(raw, null, 2)}\n`);
-          return Exit.OK;
-        }
-        await writeConfigAtomic(path, raw as Record<string, unknown>);
-        io.out(`wrote ${path}\n`);
+        const ex = new Executor(configEffects, {
+          dryRun: g.dryRun,
+          print: (l) => io.out(`dry-run: ${l}\n`),
+        });
+        const o = await ex.apply({
+          kind: "config-file",
+          path,
+          config: raw as Record<string, unknown>,
+        });
+        if (o.error) throw o.error;
+        if (!o.dryRun) io.out(`wrote ${path}\n`);
         return Exit.OK;
       }
       case "show": {

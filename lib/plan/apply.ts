@@ -11,6 +11,7 @@ import type { HistoryRecord } from "../history/entry.ts";
 import {
   type AwaitKeysStep,
   type ClusterDocStep,
+  type ConfigFileStep,
   describeStep,
   type GuardStep,
   type LeaseStep,
@@ -44,6 +45,8 @@ export interface Effects {
   lease?(step: LeaseStep): Promise<string | void>;
   /** Start or stop the lease guard; returns what happened (a pid, "no guard running"). */
   guard?(step: GuardStep): Promise<string>;
+  /** Write the config file atomically, mode 0600. */
+  configFile?(step: ConfigFileStep): Promise<void>;
 }
 
 export interface Outcome {
@@ -228,6 +231,9 @@ export class Executor {
           const note = await need(this.effects.guard, step.kind).call(this.effects, step);
           return done(true, `ok (${note})`);
         }
+        case "config-file":
+          await need(this.effects.configFile, step.kind).call(this.effects, step);
+          return done(true, "ok");
         case "message":
           this.opts.print(step.text);
           return done(true, "ok");

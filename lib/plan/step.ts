@@ -146,7 +146,15 @@ export interface MessageStep {
   text: string;
 }
 
+/** Write powerconsul's own config file (atomically, mode 0600): `config bootstrap`. */
+export interface ConfigFileStep {
+  kind: "config-file";
+  path: string;
+  config: Record<string, unknown>;
+}
+
 export type Step =
+  | ConfigFileStep
   | KvWriteStep
   | KvDeleteStep
   | HistoryStep
@@ -204,6 +212,8 @@ export function describeStep(s: Step): string {
       return s.op === "stop"
         ? `stop the lease guard of ${s.id}`
         : `start the lease guard of ${s.id}: powerconsul guard ${(s.args ?? []).join(" ")}`;
+    case "config-file":
+      return `write ${s.path} (mode 0600):\n${JSON.stringify(s.config, null, 2)}`;
     case "message":
       return s.text;
   }

@@ -52,3 +52,30 @@ Deno.test("config show: a named config that is missing fails; no other config is
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("config bootstrap: a dry run prints the executor's step and writes nothing; a real run writes", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = join(dir, "c.json");
+    const text: string[] = [];
+    const o: Io = {
+      out: (t) => text.push(t),
+      err: (t) => text.push(t),
+      env: () => undefined,
+      readStdin: () => Promise.resolve(null),
+      stdoutIsTty: false,
+    };
+    const argv = ["bootstrap", "-C", '{"clusterKey":"c"}', "--config", path];
+    assert.equal(await runCommand(command, [...argv, "--dry-run"], o), 0);
+    assert.equal(
+      text.join(""),
+      `dry-run: would write ${path} (mode 0600):\n{\n  "clusterKey": "c"\n}\n`,
+    );
+    await assert.rejects(Deno.stat(path), Deno.errors.NotFound);
+    assert.equal(await runCommand(command, argv, o), 0);
+    assert.deepEqual(JSON.parse(await Deno.readTextFile(path)), { clusterKey: "c" });
+    assert.equal((await Deno.stat(path)).mode! & 0o777, 0o600);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
