@@ -136,7 +136,7 @@ export async function watchService(d: WatchDeps, a: WatchServiceArgs): Promise<W
   }
   const view = out.view;
   if (!out.flip) {
-    if (!d.dryRun) ex.seal();
+    ex.seal(); // a dry run with nothing to print enters the sandbox here
     const message = `nothing due: ${view.decision.reason}` +
       (waited ? ` (waited ${Math.round(waited)} ms for the damping)` : "");
     return { action: "nothing", message };

@@ -95,6 +95,8 @@ function setup(over: { active?: string; remainingMs?: number; probe?: number } =
   const fired: HealthCheck[] = [];
   const slept: number[] = [];
   const logged: string[] = [];
+  const printed: string[] = [];
+  const dropped: number[] = [];
   const deps = {
     consul: consul as unknown as ConsulClient,
     runner,
@@ -108,14 +110,14 @@ function setup(over: { active?: string; remainingMs?: number; probe?: number } =
       return Promise.resolve({ outcome: "ran", code: 0, message: "started" });
     },
     log: { info: (m: string) => void logged.push(m), warn: (m: string) => void logged.push(m) },
-    print: () => {},
+    print: (l: string) => void printed.push(l),
     sleep: (ms: number) => {
       slept.push(ms);
       return clock.sleep(ms);
     },
-    dropRun: () => {},
+    dropRun: () => void dropped.push(1),
   };
-  return { consul, runner, clock, store, fired, slept, logged, deps };
+  return { consul, runner, clock, store, fired, slept, logged, printed, dropped, deps };
 }
 
 const ARGS = { consulService: "web", services: [] };
@@ -230,4 +232,25 @@ Deno.test("dampingLeftMs(): only a failed active inside its damping is waited fo
     dampingLeftMs(view({ a1: memo("failed", 1000), a2: memo("passing", null) }), 1500, c),
     null,
   );
+});
+
+Deno.test("watchService --dry-run: prints the flip, plans the trigger, writes and keeps nothing", async () => {
+  const s = setup({ remainingMs: 1100 });
+  await watchService(s.deps, ARGS); // a real first look keeps the observation
+  s.clock.advance(2500);
+  const kept = structuredClone(s.store.states);
+  s.deps.dryRun = true;
+  const o = await watchService(s.deps, ARGS);
+  assert.equal(o.action, "planned", o.message);
+  assert.deepEqual(s.consul.calls, [], "nothing written");
+  assert.equal(s.printed.length, 1);
+  assert.match(s.printed[0]!, /^would write cluster\/web = .*"lock":true/);
+  assert.equal(s.fired.length, 1, "the trigger path is asked (it plans under --dry-run)");
+  assert.equal(s.dropped.length, 1, "the sandbox entered once");
+  assert.deepEqual(s.store.states, kept, "no observation kept");
+  // nothing due under --dry-run: still enters the sandbox
+  const t = setup({ active: "passing" });
+  t.deps.dryRun = true;
+  assert.equal((await watchService(t.deps, ARGS)).action, "nothing");
+  assert.deepEqual([t.printed, t.dropped.length], [[], 1]);
 });
