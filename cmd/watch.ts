@@ -1,5 +1,6 @@
 /**
- * `powerconsul watch <warning|critical>` — the handler of a Consul `checks` watch.
+ * `powerconsul watch <warning|critical>` — the handler of a Consul `checks` watch; and
+ * `powerconsul watch service -S <svc>` — the event-driven takeover (lib/watch/takeover.ts).
  *
  * stdin: the JSON array of every check in that state across the datacenter, sent at watch
  * creation, on every `consul reload`, and whenever the set changes. The whole
@@ -9,7 +10,7 @@
  * concurrently, each isolated from the others' failures. Exit 0 once valid input was handled:
  * the agent logs a failing handler and never retries it, and `consul watch` dies on one.
  */
-import type { GlobalFlags, Parsed } from "../lib/args.ts";
+import { type GlobalFlags, type Parsed, required, str } from "../lib/args.ts";
 import { type Io, makeContext } from "../lib/context.ts";
 import { describeError, UsageError } from "../lib/errors.ts";
 import { Exit } from "../lib/exit_codes.ts";
@@ -19,8 +20,13 @@ import { type HealthCheck, TRIGGER_STATES, type TriggerState } from "../lib/trig
 import { LiveSource } from "../lib/triggers/source.ts";
 import { parseWatchInput, pool, readPayload, selectLocal } from "../lib/triggers/watch_input.ts";
 import type { Command } from "../lib/command.ts";
+import { segment } from "../lib/names.ts";
+import { FileTakeoverStore } from "../lib/cluster/takeover_store.ts";
+import { liveEffects } from "../lib/plan/live.ts";
+import { watchService, type WatchServiceArgs } from "../lib/watch/takeover.ts";
 
 const help = `Usage: powerconsul watch <warning|critical> [options]
+       powerconsul watch service -S <consulService> [-s <linuxService>[,…]] [options]
 
 Handler of a Consul "checks" watch with the same state. Reads the watch's JSON array from stdin,
 keeps this node's service checks in that state (skipping ones with an empty Output: just
@@ -31,10 +37,23 @@ Agent configuration (one watch per state):
   {"watches": [{"type": "checks", "state": "critical",
                 "args": ["/usr/local/bin/powerconsul", "watch", "critical"]}]}
 
-Options:
-  --dry-run   print the plan of every trigger it would fire; run nothing
+'watch service' is the event-driven takeover, the handler of a "service" watch (or a "checks"
+watch with "service") on the cluster's service: on every change of its health it decides with
+the check's own code and memory, and when this standby's takeover is due it flips the cluster
+document (check-and-set, locked, recorded) and fires this node's primary critical trigger at
+once, instead of at the check's next run. A failover still inside failoverDamping is waited for
+(at most failoverDamping + 1 s). With -s, the trigger is fired only if the service is stopped.
+  {"watches": [{"type": "service", "service": "web",
+                "args": ["/usr/local/bin/powerconsul", "watch", "service", "-S", "web",
+                         "-s", "apache2"]}]}
 
-Exit: 0 once valid input was handled (the triggers' outcomes are logged under
+Options:
+  --dry-run   print the plan of every trigger it would fire (and the flip); run nothing
+  -S, --consulservice NAME  (service) the cluster's Consul service
+  -s, --service NAMES       (service) local service(s) to look at before firing
+
+Exit: 0 once valid input was handled (service: once the state was read and acted on; 3 when it
+could not be read: nothing done) (the triggers' outcomes are logged under
 <logDir>/watch/<state>.log and <logDir>/trigger/); 1 invalid input (empty stdin, a terminal,
 invalid JSON, not an array, an entry without Node or ServiceName) — nothing is fired then;
 2 bad command line; 3 the local node could not be determined.
@@ -45,8 +64,25 @@ Example: consul watch -type checks -state critical | powerconsul watch critical 
 /** Entries fired at the same time (a watch normally carries one or two local checks). */
 const CONCURRENCY = 8;
 
+const OPTIONS = {
+  consulservice: { type: "string", short: "S" },
+  service: { type: "string", short: "s" },
+} as const;
+
+/** `watch service -S <svc> [-s a,b]` (pure). */
+export function parseWatchServiceArgs(p: Parsed): WatchServiceArgs {
+  if (p.positionals.length > 1) throw new UsageError(`unexpected argument "${p.positionals[1]}"`);
+  const consulService = segment("-S/--consulservice", required(p, "consulservice", "S"));
+  const services = (str(p, "service") ?? "").split(",").map((s) => s.trim()).filter((s) => s);
+  for (const s of services) segment("-s/--service", s);
+  return { consulService, services };
+}
+
 export function parseWatchArgs(p: Parsed): TriggerState {
   const state = p.positionals[0];
+  if (str(p, "consulservice") !== undefined || str(p, "service") !== undefined) {
+    throw new UsageError("-S and -s belong to 'watch service'");
+  }
   if (!state) throw new UsageError(`missing state: one of ${TRIGGER_STATES.join(", ")}`);
   if (!(TRIGGER_STATES as readonly string[]).includes(state)) {
     throw new UsageError(`unknown state "${state}": one of ${TRIGGER_STATES.join(", ")}`);
@@ -58,8 +94,9 @@ export function parseWatchArgs(p: Parsed): TriggerState {
 export const command: Command = {
   name: "watch",
   help,
-  options: {},
+  options: OPTIONS,
   async run(p: Parsed, g: GlobalFlags, io: Io): Promise<number> {
+    if (p.positionals[0] === "service") return await runService(p, g, io);
     const state = parseWatchArgs(p);
     const ctx = await makeContext(io, g);
     const wlog = g.dryRun ? undefined : ctx.logger(`watch/${state}.log`, "watch", "-");
@@ -125,3 +162,39 @@ export const command: Command = {
     return Exit.OK;
   },
 };
+
+/** `watch service`: the event-driven takeover. */
+async function runService(p: Parsed, g: GlobalFlags, io: Io): Promise<number> {
+  const a = parseWatchServiceArgs(p);
+  const ctx = await makeContext(io, g);
+  const wlog = g.dryRun ? undefined : ctx.logger(`watch/service.log`, "watch", a.consulService);
+  const log = { info: (m: string) => wlog?.info(m), warn: (m: string) => wlog?.warn(m) };
+  // The payload is only the wake-up: the state is read fresh. Read it so the agent's write ends.
+  await readPayload(ctx).catch(() => null);
+  const source = new LiveSource(ctx.consul, ctx.config);
+  const deps = triggerDeps(ctx, source, (l) => io.out(l + "\n"));
+  deps.stateKnown = true;
+  const parent = Deno.ppid;
+  deps.stillWanted = () => Deno.ppid === parent;
+  try {
+    const o = await watchService({
+      consul: ctx.consul,
+      runner: ctx.runner,
+      config: ctx.config,
+      effects: liveEffects(ctx.consul, ctx.runner),
+      store: new FileTakeoverStore(),
+      dryRun: g.dryRun,
+      remainingMs: () => ctx.deadline.remainingMs(),
+      fire: (c) => fire(c, "critical", deps),
+      log,
+      print: (l) => io.out(`dry-run: ${l}\n`),
+    }, a);
+    (o.action === "nothing" ? log.info : log.warn)(`${a.consulService}: ${o.action}: ${o.message}`);
+    if (!g.dryRun) io.out(`${a.consulService}: ${o.action}: ${o.message}\n`);
+    return Exit.OK;
+  } catch (e) {
+    wlog?.error(`${a.consulService}: unknown state, nothing done: ${describeError(e)}`);
+    io.err(`powerconsul watch service: unknown state, nothing done: ${describeError(e)}\n`);
+    return Exit.UNKNOWN;
+  }
+}

@@ -4,14 +4,11 @@
  */
 import { IdentityCache, LiveFacts } from "../cluster/facts.ts";
 import { FileTakeoverStore, type TakeoverStore } from "../cluster/takeover_store.ts";
-import { planDocCopies, readCopies } from "../cluster/write.ts";
-import { type ClusterView, readClusterView } from "../cluster/view.ts";
+import { readClusterView } from "../cluster/view.ts";
 import type { Ctx } from "../context.ts";
-import { describeError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { Executor } from "../plan/apply.ts";
 import { liveEffects } from "../plan/live.ts";
-import type { KvWriteStep } from "../plan/step.ts";
 import { triggerLimitReached } from "../triggers/limit.ts";
 import { pauseSentence, readPause } from "../ops/pause.ts";
 import { noticeRole } from "../hooks.ts";
@@ -19,7 +16,8 @@ import { failsafeInCheck, fenceNote, renewInCheck, renewWhileHeld } from "../ha/
 import { bootNow } from "../ha/lease.ts";
 import { type CheckArgs, resourceOf } from "./args.ts";
 import type { CheckResult } from "./line.ts";
-import { planCheck, planFlip } from "./plan.ts";
+import { planCheck } from "./plan.ts";
+import { copyToOtherDcs, flipIfDue, LOST, remember } from "./flip.ts";
 import { noopFileHolds, startProbe, taskHolds } from "./probe.ts";
 
 /** The answer before anything is known. */
@@ -35,9 +33,6 @@ export function unknownResult(a: CheckArgs): CheckResult {
     message: "",
   };
 }
-
-/** The executor's answer for a checked write that lost (see lib/plan/apply.ts). */
-const LOST = "lost the race";
 
 /**
  * Run the check. `print` receives the dry-run lines. Throws on unknown state (the caller
@@ -122,27 +117,16 @@ export async function runCheck(
   // never acted on — no -U flip, no lock clear.
   const look = await probed;
 
-  const flip = paused ? null : planFlip(view, a.updateKv);
-  if (flip) {
-    const o = await ex.apply(flip);
-    if (!o.ok && o.detail !== LOST) throw new Error(o.detail);
-    if (!ex.dryRun) {
-      if (o.ok) {
-        log.warn(
-          `-U flip of ${flip.key}: ${(await copyToOtherDcs(ex, facts, view, flip)).join("; ")}`,
-        );
-        notes.push(
-          `flipped ${flip.key}: this node is now active (locked until the new actives pass)`,
-        );
-      } else {
-        const why = `lost the race: ${flip.key} changed since index ${flip.cas}; not retried`;
-        log.warn(`-U flip of ${flip.key}: ${why}`);
-        notes.push(`lost the flip race (${why}); re-read the document`);
-      }
-      view = await readClusterView(facts, ctx.config, a.consulService);
-      await remember(store, a.consulService, view, ex.dryRun, log);
-    }
-  }
+  const flipped = await flipIfDue(
+    { ex, facts, store, config: ctx.config, log },
+    a.consulService,
+    view,
+    a.updateKv,
+    paused !== null,
+  );
+  view = flipped.view;
+  notes.push(...flipped.notes);
+  const flip = flipped.flip;
 
   // The run that wrote the flip leaves the lock to the next run: its probe looked before it.
   const plan = planCheck(view, look(view.decision.expects), local, notes, flip !== null);
@@ -164,7 +148,7 @@ export async function runCheck(
     const o = await ex.apply(plan.unlock);
     if (!ex.dryRun) {
       if (o.ok) {
-        const copied = await copyToOtherDcs(ex, facts, view, plan.unlock);
+        const copied = await copyToOtherDcs({ ex, facts }, view, plan.unlock);
         log.info(`lock clear on ${plan.unlock.key}: ${copied.join("; ")}`);
         result.message += "; cleared the switch lock";
       } else if (o.detail === LOST) {
@@ -193,50 +177,4 @@ export async function runCheck(
   if (limit) result.message += `; ${limit.message}`;
   // Tag writes: a failure is logged (by the executor's record) and never changes the result.
   await ex.applyAll(plan.tags);
-}
-
-/**
- * Keep a standby's observation for its next run. A dry run keeps nothing; a state that cannot
- * be written is logged, and the next run starts its timers again (a later takeover, not an
- * earlier one).
- */
-async function remember(
-  store: TakeoverStore,
-  service: string,
-  view: Pick<ClusterView, "takeover" | "node">,
-  dryRun: boolean,
-  log: Pick<Logger, "warn">,
-): Promise<void> {
-  if (dryRun || !view.takeover) return;
-  try {
-    await store.save(service, view.node, view.takeover);
-  } catch (e) {
-    log.warn(describeError(e));
-  }
-}
-
-/** After the local write won: the same document to every other datacenter still on the old one. */
-async function copyToOtherDcs(
-  ex: Executor,
-  facts: LiveFacts,
-  view: Parameters<typeof planDocCopies>[0],
-  local: KvWriteStep,
-): Promise<string[]> {
-  const notes = [`wrote ${local.key} (cas ${local.cas})`];
-  let others: string[];
-  try {
-    const [here, dcs] = await Promise.all([facts.datacenter(), facts.datacenters()]);
-    others = dcs.filter((d) => d !== here);
-  } catch (e) {
-    return [...notes, `other datacenters not updated: ${describeError(e)}`];
-  }
-  const copies = await readCopies(facts, local.key, others);
-  const next = JSON.parse(local.value) as Record<string, unknown>;
-  const plan = planDocCopies(view, next, copies, local.why);
-  notes.push(...plan.notes);
-  for (const s of plan.steps) {
-    const o = await ex.apply(s);
-    notes.push(o.ok ? `${s.dc}: written (cas ${s.cas})` : `${s.dc}: ${o.detail}, left alone`);
-  }
-  return notes;
 }

@@ -84,6 +84,12 @@ export interface FireDeps {
   stillWanted?: () => boolean;
   /** Gives up the run permission (the executor's default; injected by unit tests). */
   dropRun?: () => void;
+  /**
+   * The caller established the state first-hand a moment ago (the event-driven takeover has
+   * just made this node active while its service is stopped): the local agent's check has not
+   * run since, so its older word is not asked for before the first run.
+   */
+  stateKnown?: boolean;
 }
 
 /**
@@ -205,7 +211,7 @@ export async function fire(
   // A watch's payload is the catalog's view, which can lag the local agent by a moment (seen
   // under load: a demoted node received its own check as still critical after it had passed).
   // The local agent runs the check, so its word is the freshest: act only if it agrees.
-  if (!deps.dryRun) {
+  if (!deps.dryRun && !deps.stateKnown) {
     const current = await source.checkStatus(check).catch(
       fail("nothing run: cannot read the check from the local agent"),
     );

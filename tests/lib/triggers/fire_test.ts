@@ -251,3 +251,16 @@ Deno.test("fire(): while the service is paused the trigger is logged and nothing
   assert.equal((await fire(check, "critical", w.deps)).outcome, "ran", "resumed: runs again");
   await Deno.remove(w.dir, { recursive: true });
 });
+
+Deno.test("fire() stateKnown: the caller's first-hand state stands over the agent's older word", async () => {
+  const w = await world();
+  w.source.status = "passing"; // the local check has not run since the takeover
+  assert.equal((await fire(check, "critical", w.deps)).outcome, "dropped", "without it");
+  assert.deepEqual(w.effects.calls, []);
+  w.deps.stateKnown = true;
+  const r = await fire(check, "critical", w.deps);
+  assert.equal(r.outcome, "ran", r.message);
+  assert.deepEqual(w.effects.calls, [RUN]);
+  assert.ok(!w.source.reads.slice(-4).includes("status"), "the agent was not asked");
+  await Deno.remove(w.dir, { recursive: true });
+});
