@@ -165,7 +165,7 @@ export function planSwitch(
   }
   if (placement.lock) {
     return "the cluster document is locked: a switch is under way or has not been confirmed " +
-      "yet (the lock clears when a standby check sees the new actives passing); see " +
+      "yet (the lock clears when the new active's check passes); see " +
       "'powerconsul status'";
   }
   const dcOf = (n: string) => instances.find((i) => i.node === n)?.datacenter ?? localDc;

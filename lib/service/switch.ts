@@ -312,7 +312,7 @@ export async function startPrimary(
     const secs = ((ports.now() - started) / 1000).toFixed(1);
     say(
       `start-primary: ok in ${secs}s (${plan.promote.join(",")} active; the lock clears when ` +
-        `a standby check sees the new actives passing)`,
+        `the new active's check passes)`,
     );
     return Exit.OK;
   } catch (e) {

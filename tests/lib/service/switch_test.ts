@@ -164,7 +164,7 @@ Deno.test("start-primary: happy path writes, waits, swaps the document and reset
     "b promote: WAIT ok (0.0s)",
     "cluster document cluster/web: ok (active b; standby a; locked)",
     "flags reset to NULL: ok (2 changed)",
-    "start-primary: ok in 0.0s (b active; the lock clears when a standby check sees the new actives passing)",
+    "start-primary: ok in 0.0s (b active; the lock clears when the new active's check passes)",
   ]);
   assert.deepEqual(JSON.parse(w.kv.get(DOC_KEY)!.value!), {
     active_nodes: ["b"],
