@@ -420,6 +420,10 @@ agentTest(
         assert.equal((await service([n2.wrapper, "start"])).code, 0);
       }
       await settled(s, "the old active back and passing");
+      // The re-run is an ordinary switch: it gets the ordinary timeout (the 6 s above exists to
+      // make the silent node's timeout quick; a demote that stops a guard can take longer).
+      const cfg = JSON.parse(await Deno.readTextFile(s.config));
+      await Deno.writeTextFile(s.config, JSON.stringify({ ...cfg, switchTimeout: 30 }));
       const rerun = await service([n3.wrapper, "start-primary"]);
       assert.equal(rerun.code, 0, show(rerun));
       assert.match(rerun.stdout, /start-primary: ok/);
