@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { ROOT_ONLY } from "../_support/root.ts";
 import { join } from "node:path";
 import {
   hookStep,
@@ -66,65 +67,85 @@ async function world(script: string, triggerTimeout = 10) {
   };
 }
 
-Deno.test("runRoleHook(): arguments and environment reach the hook; the lock is released", async () => {
-  await using w = await world(
-    `printf '%s|' "$@" "$POWERCONSUL_HOOK_SERVICE" "$POWERCONSUL_HOOK_EVENT" >> "$OUT"`,
-  );
-  w.ctx.config.roleHook = [
-    "/usr/bin/env",
-    `OUT=${w.out}`,
-    ...w.ctx.config.roleHook,
-  ];
-  const r = await runRoleHook(w.ctx, change);
-  assert.deepEqual(r, { ran: true, ok: true, detail: "ok" });
-  assert.equal(
-    await Deno.readTextFile(w.out),
-    "web|secondary|primary|no active passing|web|promoted|",
-  );
-  await assert.rejects(Deno.stat(join(w.dir, "role-hook.lock")), Deno.errors.NotFound);
-});
+Deno.test(
+  "runRoleHook(): arguments and environment reach the hook; the lock is released",
+  ROOT_ONLY,
+  async () => {
+    await using w = await world(
+      `printf '%s|' "$@" "$POWERCONSUL_HOOK_SERVICE" "$POWERCONSUL_HOOK_EVENT" >> "$OUT"`,
+    );
+    w.ctx.config.roleHook = [
+      "/usr/bin/env",
+      `OUT=${w.out}`,
+      ...w.ctx.config.roleHook,
+    ];
+    const r = await runRoleHook(w.ctx, change);
+    assert.deepEqual(r, { ran: true, ok: true, detail: "ok" });
+    assert.equal(
+      await Deno.readTextFile(w.out),
+      "web|secondary|primary|no active passing|web|promoted|",
+    );
+    await assert.rejects(Deno.stat(join(w.dir, "role-hook.lock")), Deno.errors.NotFound);
+  },
+);
 
-Deno.test("runRoleHook(): a failing or hanging hook is logged and returned, never thrown", async () => {
-  await using f = await world("echo nope >&2; exit 7");
-  const r = await runRoleHook(f.ctx, change);
-  assert.equal(r.ok, false);
-  assert.equal(r.detail, "exit 7");
-  assert.ok(
-    f.logs.some((l) =>
-      /^warn role hook for web promoted failed \(exit 7\); the role change stands: nope$/.test(l)
-    ),
-    f.logs.join("\n"),
-  );
-  await using h = await world("sleep 30", 0.3);
-  const t = await runRoleHook(h.ctx, change);
-  assert.equal(t.ok, false);
-  assert.equal(t.detail, "timed out");
-});
+Deno.test(
+  "runRoleHook(): a failing or hanging hook is logged and returned, never thrown",
+  ROOT_ONLY,
+  async () => {
+    await using f = await world("echo nope >&2; exit 7");
+    const r = await runRoleHook(f.ctx, change);
+    assert.equal(r.ok, false);
+    assert.equal(r.detail, "exit 7");
+    assert.ok(
+      f.logs.some((l) =>
+        /^warn role hook for web promoted failed \(exit 7\); the role change stands: nope$/.test(l)
+      ),
+      f.logs.join("\n"),
+    );
+    await using h = await world("sleep 30", 0.3);
+    const t = await runRoleHook(h.ctx, change);
+    assert.equal(t.ok, false);
+    assert.equal(t.detail, "timed out");
+  },
+);
 
-Deno.test("runRoleHook(): hooks of one node take turns (never two at once)", async () => {
-  await using w = await world(`echo "start $1" >> "$OUT"; sleep 0.2; echo "end $1" >> "$OUT"`);
-  w.ctx.config.roleHook = ["/usr/bin/env", `OUT=${w.out}`, ...w.ctx.config.roleHook];
-  await Promise.all(["a", "b", "c"].map((s) => runRoleHook(w.ctx, { ...change, service: s })));
-  const lines = (await Deno.readTextFile(w.out)).trim().split("\n");
-  assert.equal(lines.length, 6);
-  for (let i = 0; i < 6; i += 2) {
-    const name = lines[i]!.split(" ")[1];
-    assert.deepEqual([lines[i], lines[i + 1]], [`start ${name}`, `end ${name}`], lines.join("\n"));
-  }
-});
+Deno.test(
+  "runRoleHook(): hooks of one node take turns (never two at once)",
+  ROOT_ONLY,
+  async () => {
+    await using w = await world(`echo "start $1" >> "$OUT"; sleep 0.2; echo "end $1" >> "$OUT"`);
+    w.ctx.config.roleHook = ["/usr/bin/env", `OUT=${w.out}`, ...w.ctx.config.roleHook];
+    await Promise.all(["a", "b", "c"].map((s) => runRoleHook(w.ctx, { ...change, service: s })));
+    const lines = (await Deno.readTextFile(w.out)).trim().split("\n");
+    assert.equal(lines.length, 6);
+    for (let i = 0; i < 6; i += 2) {
+      const name = lines[i]!.split(" ")[1];
+      assert.deepEqual(
+        [lines[i], lines[i + 1]],
+        [`start ${name}`, `end ${name}`],
+        lines.join("\n"),
+      );
+    }
+  },
+);
 
-Deno.test("noticeRole(): runs the hook once per change of this node's role, never the first time", async () => {
-  await using w = await world(`echo "$2>$3" >> "$OUT"`);
-  w.ctx.config.roleHook = ["/usr/bin/env", `OUT=${w.out}`, ...w.ctx.config.roleHook];
-  const at = (role: string) => ({ service: "web", node: "n1", role, reason: "r" });
-  assert.equal(await noticeRole(w.ctx, at("secondary")), null, "first sight");
-  assert.equal(await noticeRole(w.ctx, at("secondary")), null, "unchanged");
-  assert.equal((await noticeRole(w.ctx, at("primary")))?.ok, true);
-  assert.equal(await noticeRole(w.ctx, at("primary")), null);
-  assert.equal((await noticeRole(w.ctx, at("secondary")))?.ok, true);
-  assert.equal(await Deno.readTextFile(w.out), "secondary>primary\nprimary>secondary\n");
-  assert.equal(await noticeRole({ ...w.ctx, dryRun: true }, at("primary")), null, "dry run");
-  assert.equal(await rememberRole(w.dir, "n1", "web", "secondary"), "secondary");
-  assert.equal(await rememberRole(w.dir, "n2", "web", "primary"), null, "per node");
-  await assert.rejects(rememberRole(w.dir, "n1", "../x", "primary"), /"\/"/);
-});
+Deno.test(
+  "noticeRole(): runs the hook once per change of this node's role, never the first time",
+  ROOT_ONLY,
+  async () => {
+    await using w = await world(`echo "$2>$3" >> "$OUT"`);
+    w.ctx.config.roleHook = ["/usr/bin/env", `OUT=${w.out}`, ...w.ctx.config.roleHook];
+    const at = (role: string) => ({ service: "web", node: "n1", role, reason: "r" });
+    assert.equal(await noticeRole(w.ctx, at("secondary")), null, "first sight");
+    assert.equal(await noticeRole(w.ctx, at("secondary")), null, "unchanged");
+    assert.equal((await noticeRole(w.ctx, at("primary")))?.ok, true);
+    assert.equal(await noticeRole(w.ctx, at("primary")), null);
+    assert.equal((await noticeRole(w.ctx, at("secondary")))?.ok, true);
+    assert.equal(await Deno.readTextFile(w.out), "secondary>primary\nprimary>secondary\n");
+    assert.equal(await noticeRole({ ...w.ctx, dryRun: true }, at("primary")), null, "dry run");
+    assert.equal(await rememberRole(w.dir, "n1", "web", "secondary"), "secondary");
+    assert.equal(await rememberRole(w.dir, "n2", "web", "primary"), null, "per node");
+    await assert.rejects(rememberRole(w.dir, "n1", "../x", "primary"), /"\/"/);
+  },
+);

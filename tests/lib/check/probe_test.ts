@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { ROOT_ONLY } from "../../_support/root.ts";
 import { noopFileHolds, startProbe, taskHolds } from "../../../lib/check/probe.ts";
 import type { CheckArgs } from "../../../lib/check/args.ts";
 import { config } from "../../_support/cluster.ts";
@@ -12,31 +13,35 @@ const args = (over: Partial<CheckArgs>): CheckArgs => ({
   ...over,
 });
 
-Deno.test("noopFileHolds(): a root-owned file holds; a foreign one or a symlink is ignored with a note", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    const path = `${dir}/web.lock`;
-    assert.deepEqual(await noopFileHolds(path), { holds: null, note: null });
-    await Deno.writeTextFile(path, "");
-    assert.deepEqual(await noopFileHolds(path), {
-      holds: `noop file ${path} exists (maintenance under way): passing without probing`,
-      note: null,
-    });
-    await Deno.chown(path, 65534, 65534);
-    assert.deepEqual(await noopFileHolds(path), {
-      holds: null,
-      note: `noop file ${path} ignored: it is owned by uid 65534, not root`,
-    });
-    const link = `${dir}/link.lock`;
-    await Deno.symlink(path, link);
-    assert.deepEqual(await noopFileHolds(link), {
-      holds: null,
-      note: `noop file ${link} ignored: it is a symlink`,
-    });
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+Deno.test(
+  "noopFileHolds(): a root-owned file holds; a foreign one or a symlink is ignored with a note",
+  ROOT_ONLY,
+  async () => {
+    const dir = await Deno.makeTempDir();
+    try {
+      const path = `${dir}/web.lock`;
+      assert.deepEqual(await noopFileHolds(path), { holds: null, note: null });
+      await Deno.writeTextFile(path, "");
+      assert.deepEqual(await noopFileHolds(path), {
+        holds: `noop file ${path} exists (maintenance under way): passing without probing`,
+        note: null,
+      });
+      await Deno.chown(path, 65534, 65534);
+      assert.deepEqual(await noopFileHolds(path), {
+        holds: null,
+        note: `noop file ${path} ignored: it is owned by uid 65534, not root`,
+      });
+      const link = `${dir}/link.lock`;
+      await Deno.symlink(path, link);
+      assert.deepEqual(await noopFileHolds(link), {
+        holds: null,
+        note: `noop file ${link} ignored: it is a symlink`,
+      });
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
 
 Deno.test("taskHolds(): reads the process table only when -P/-R is given", async () => {
   const none = new RecordingRunner();

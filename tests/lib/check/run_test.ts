@@ -1,6 +1,7 @@
 // The check's runner against a fake Consul client and runner: every branch that acts, in
 // milliseconds. The same paths against real agents are in tests/e2e/check_test.ts.
 import assert from "node:assert/strict";
+import { ROOT_ONLY } from "../../_support/root.ts";
 import type { CheckArgs } from "../../../lib/check/args.ts";
 import { runCheck, unknownResult } from "../../../lib/check/run.ts";
 import type { ConsulClient, KvEntry, LocalService, TxnOp } from "../../../lib/consul/client.ts";
@@ -225,23 +226,27 @@ Deno.test("runCheck --dry-run on a healthy active prints the heartbeat and the l
   assert.equal(s.dropped(), 1);
 });
 
-Deno.test("runCheck held by a noop file still renews a healthy active's lease, answer unchanged", async () => {
-  await using s = await setup({
-    dryRun: true,
-    doc: { active_nodes: ["s1"], standby_nodes: ["a1"] },
-  });
-  s.consul.serf = "passing";
-  const noop = await Deno.makeTempFile();
-  try {
-    await s.go({ ...args, noopFile: noop });
-  } finally {
-    await Deno.remove(noop);
-  }
-  assert.equal(s.result.state, "passing");
-  assert.match(s.result.message, /^noop file .* exists/);
-  assert.equal(s.printed.length, 2, s.printed.join("\n"));
-  assert.match(s.printed[1]!, /^would renew the lease \/run\/powerconsul\/lease\/web@s1 /);
-});
+Deno.test(
+  "runCheck held by a noop file still renews a healthy active's lease, answer unchanged",
+  ROOT_ONLY,
+  async () => {
+    await using s = await setup({
+      dryRun: true,
+      doc: { active_nodes: ["s1"], standby_nodes: ["a1"] },
+    });
+    s.consul.serf = "passing";
+    const noop = await Deno.makeTempFile();
+    try {
+      await s.go({ ...args, noopFile: noop });
+    } finally {
+      await Deno.remove(noop);
+    }
+    assert.equal(s.result.state, "passing");
+    assert.match(s.result.message, /^noop file .* exists/);
+    assert.equal(s.printed.length, 2, s.printed.join("\n"));
+    assert.match(s.printed[1]!, /^would renew the lease \/run\/powerconsul\/lease\/web@s1 /);
+  },
+);
 
 Deno.test("runCheck --dry-run with nothing to do still enters the sandbox", async () => {
   await using s = await setup({ dryRun: true, active: "passing", tags: ["nodns"] });

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { ROOT_ONLY } from "../../_support/root.ts";
 import {
   bootSeconds,
   FileTakeoverStore,
@@ -11,59 +12,67 @@ import { TIMING } from "../../_support/takeover.ts";
 
 const sample = () => observe(fresh(), 1000, { actives: [cutOff("a1")], lockedIndex: 7 }, TIMING);
 
-Deno.test("FileTakeoverStore: saves by rename in a root-only directory, loads it back", async () => {
-  const base = await Deno.makeTempDir();
-  try {
-    let wall = 1500;
-    let boot = 100;
-    const store = new FileTakeoverStore(`${base}/state`, () => wall, () => boot);
-    assert.deepEqual(await store.load("web", "s1"), fresh(), "missing: fresh");
-    await store.save("web", "s1", sample());
-    assert.deepEqual(await store.load("web", "s1"), sample());
-    assert.equal((await Deno.stat(`${base}/state`)).mode! & 0o777, 0o700);
-    assert.equal((await Deno.stat(`${base}/state/web@s1.json`)).mode! & 0o777, 0o600);
-    assert.deepEqual(
-      [...Deno.readDirSync(`${base}/state`)].map((e) => e.name),
-      ["web@s1.json"],
-      "no temporary file left",
-    );
-    assert.equal(store.now(), 1500);
-    assert.equal(JSON.parse(await Deno.readTextFile(`${base}/state/web@s1.json`)).boot, 100);
-    wall = 11_500;
-    boot = 110;
-    assert.deepEqual(await store.load("web", "s1"), sample(), "both clocks moved 10 s");
-    wall = 61_500;
-    assert.deepEqual(await store.load("web", "s1"), fresh(), "the wall clock stepped 50 s");
-    wall = 500;
-    boot = 100;
-    assert.deepEqual(await store.load("web", "s1"), fresh(), "the wall clock went back");
-    wall = 1500;
-    // corrupt or foreign content is a fresh start
-    await Deno.writeTextFile(`${base}/state/web@s1.json`, "{not json");
-    assert.deepEqual(await store.load("web", "s1"), fresh());
-    await Deno.remove(`${base}/state/web@s1.json`);
-    await Deno.symlink(`${base}/elsewhere`, `${base}/state/web@s1.json`);
-    await Deno.writeTextFile(`${base}/elsewhere`, JSON.stringify(sample()));
-    assert.deepEqual(await store.load("web", "s1"), fresh(), "a symlink is not followed");
-    await assert.rejects(store.save("a/b", "s1", sample()), /Consul service/);
-  } finally {
-    await Deno.remove(base, { recursive: true });
-  }
-});
+Deno.test(
+  "FileTakeoverStore: saves by rename in a root-only directory, loads it back",
+  ROOT_ONLY,
+  async () => {
+    const base = await Deno.makeTempDir();
+    try {
+      let wall = 1500;
+      let boot = 100;
+      const store = new FileTakeoverStore(`${base}/state`, () => wall, () => boot);
+      assert.deepEqual(await store.load("web", "s1"), fresh(), "missing: fresh");
+      await store.save("web", "s1", sample());
+      assert.deepEqual(await store.load("web", "s1"), sample());
+      assert.equal((await Deno.stat(`${base}/state`)).mode! & 0o777, 0o700);
+      assert.equal((await Deno.stat(`${base}/state/web@s1.json`)).mode! & 0o777, 0o600);
+      assert.deepEqual(
+        [...Deno.readDirSync(`${base}/state`)].map((e) => e.name),
+        ["web@s1.json"],
+        "no temporary file left",
+      );
+      assert.equal(store.now(), 1500);
+      assert.equal(JSON.parse(await Deno.readTextFile(`${base}/state/web@s1.json`)).boot, 100);
+      wall = 11_500;
+      boot = 110;
+      assert.deepEqual(await store.load("web", "s1"), sample(), "both clocks moved 10 s");
+      wall = 61_500;
+      assert.deepEqual(await store.load("web", "s1"), fresh(), "the wall clock stepped 50 s");
+      wall = 500;
+      boot = 100;
+      assert.deepEqual(await store.load("web", "s1"), fresh(), "the wall clock went back");
+      wall = 1500;
+      // corrupt or foreign content is a fresh start
+      await Deno.writeTextFile(`${base}/state/web@s1.json`, "{not json");
+      assert.deepEqual(await store.load("web", "s1"), fresh());
+      await Deno.remove(`${base}/state/web@s1.json`);
+      await Deno.symlink(`${base}/elsewhere`, `${base}/state/web@s1.json`);
+      await Deno.writeTextFile(`${base}/elsewhere`, JSON.stringify(sample()));
+      assert.deepEqual(await store.load("web", "s1"), fresh(), "a symlink is not followed");
+      await assert.rejects(store.save("a/b", "s1", sample()), /Consul service/);
+    } finally {
+      await Deno.remove(base, { recursive: true });
+    }
+  },
+);
 
-Deno.test("FileTakeoverStore refuses a state directory other users can write", async () => {
-  const base = await Deno.makeTempDir();
-  try {
-    await Deno.chmod(base, 0o777);
-    const store = new FileTakeoverStore(base, () => 1);
-    await assert.rejects(
-      store.save("web", "s1", fresh()),
-      /state directory .* writable by other users/,
-    );
-  } finally {
-    await Deno.remove(base, { recursive: true });
-  }
-});
+Deno.test(
+  "FileTakeoverStore refuses a state directory other users can write",
+  ROOT_ONLY,
+  async () => {
+    const base = await Deno.makeTempDir();
+    try {
+      await Deno.chmod(base, 0o777);
+      const store = new FileTakeoverStore(base, () => 1);
+      await assert.rejects(
+        store.save("web", "s1", fresh()),
+        /state directory .* writable by other users/,
+      );
+    } finally {
+      await Deno.remove(base, { recursive: true });
+    }
+  },
+);
 
 Deno.test("parseState(): anything but a well-formed state is fresh", () => {
   const good = sample();
