@@ -14,6 +14,7 @@ import { encodeKvKey } from "../names.ts";
 import {
   AGENT_CHECKS,
   AGENT_SERVICE_HEALTH,
+  catalogTagsBody,
   decodeKv,
   decodeMembers,
   HEALTH_ENTRIES,
@@ -243,8 +244,19 @@ export class ConsulClient extends ConsulHttp {
    * API with the same ID and no checks in the body keeps the existing checks and their status.
    * Every field the agent reported goes back as it was (Meta, Weights, Port, Address,
    * TaggedAddresses, EnableTagOverride, Connect, Kind, Proxy …) but for the read-only ones.
+   *
+   * A service with `EnableTagOverride` takes its tags from the catalog: every full sync copies
+   * the catalog's tags into the agent's copy, so an agent-only write can be taken back. Its tags
+   * are written to the catalog first (the agent then adopts them), then to the agent.
    */
   async setServiceTags(svc: WireService, tags: string[]): Promise<void> {
+    if (svc.EnableTagOverride === true) {
+      const { node } = await this.agentSelf();
+      await this.request("/v1/catalog/register", {
+        method: "PUT",
+        body: JSON.stringify(catalogTagsBody(svc, tags, node)),
+      });
+    }
     await this.request("/v1/agent/service/register", {
       method: "PUT",
       body: JSON.stringify(registrationBody(svc, tags)),

@@ -209,6 +209,19 @@ export function registrationBody(svc: WireService, tags: string[]): Record<strin
   return body;
 }
 
+/**
+ * The catalog registration that gives `svc` on `node` new tags (pure): the agent registration's
+ * fields under the catalog's names, the node itself left as it is (`SkipNodeUpdate`).
+ */
+export function catalogTagsBody(
+  svc: WireService,
+  tags: string[],
+  node: string,
+): Record<string, unknown> {
+  const { Name, ...rest } = registrationBody(svc, tags);
+  return { Node: node, SkipNodeUpdate: true, Service: { ...rest, Service: Name } };
+}
+
 /** One KV operation of a transaction (`/v1/txn`); values are plain text, encoded here. */
 export type TxnOp =
   | { verb: "set"; key: string; value: string }

@@ -87,8 +87,8 @@ agentTest(
       Address: "10.1.2.3",
       Meta: { team: "ops", tier: "gold" },
       Weights: { Passing: 7, Warning: 2 },
-      // false: with tag override on, the agent's own sync right after a registration may take the
-      // catalog's (older) tags back, which is Consul's rule for such services, not a lost field
+      // off: this test reads the agent's copy; a tag-override service's tags live in the catalog
+      // (the next test)
       EnableTagOverride: false,
       TaggedAddresses: {
         lan: { Address: "10.1.2.3", Port: 8443 },
@@ -111,6 +111,46 @@ agentTest(
     assert.deepEqual(after.Tags, ["prod", "nodns"]);
     assert.deepEqual(after.rest, before.rest, "every field but the tags survives");
     assert.ok((await agentChecks(agent))["full1-ttl"], "the check is kept");
+  },
+);
+
+agentTest(
+  "ConsulClient: a tag-override service gets its tags in the catalog (checks and fields kept)",
+  async () => {
+    await using cluster = await startCluster({ clients: 1 });
+    const agent = cluster.agents[1]!;
+    await register(agent, {
+      ID: "ovr1",
+      Name: "ovr",
+      Tags: ["prod"],
+      Port: 8080,
+      Meta: { team: "ops" },
+      EnableTagOverride: true,
+      Check: { CheckID: "ovr1-ttl", TTL: "1h" },
+    });
+    const c = new ConsulClient({ baseUrl: agent.url, timeoutMs: 5000 });
+    const catalog = async () => {
+      const list = await (await agent.api("/v1/catalog/service/ovr")).json() as {
+        ServiceTags: string[];
+        ServicePort: number;
+        ServiceMeta: Record<string, string>;
+      }[];
+      return list[0];
+    };
+    for (const tags of [["prod", "nodns"], ["prod"]]) {
+      const [local] = await c.localService("ovr");
+      await c.setServiceTags(local!.service, tags);
+      const seen = await catalog();
+      assert.deepEqual(seen?.ServiceTags, tags, "the catalog holds the new tags at once");
+      assert.equal(seen?.ServicePort, 8080);
+      assert.deepEqual(seen?.ServiceMeta, { team: "ops" });
+      await waitFor(
+        `the agent's copy to carry ${JSON.stringify(tags)}`,
+        async () =>
+          JSON.stringify((await agentService(agent, "ovr1"))?.Tags) === JSON.stringify(tags),
+      );
+      assert.ok((await agentChecks(agent))["ovr1-ttl"], "the check is kept");
+    }
   },
 );
 

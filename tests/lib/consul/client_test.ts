@@ -147,3 +147,47 @@ Deno.test("registrationBody(): everything but tags and read-only fields goes bac
     Connect: { Native: true },
   });
 });
+
+Deno.test("setServiceTags(): a tag-override service is written to the catalog first, then the agent", async () => {
+  const seen: { method: string; path: string; body: unknown }[] = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    const path = new URL(req.url).pathname;
+    const text = await req.text();
+    seen.push({ method: req.method, path, body: text ? JSON.parse(text) : null });
+    if (path === "/v1/agent/self") {
+      return new Response(JSON.stringify({ Config: { NodeName: "web-1", Datacenter: "dc1" } }));
+    }
+    return new Response("true");
+  });
+  try {
+    const c = new ConsulClient({
+      baseUrl: `http://127.0.0.1:${server.addr.port}`,
+      timeoutMs: 5000,
+    });
+    const svc = { ID: "w1", Service: "web", Tags: ["a"], Port: 80, Meta: {} };
+    await c.setServiceTags({ ...svc, EnableTagOverride: true } as never, ["a", "nodns"]);
+    assert.deepEqual(seen.map((s) => `${s.method} ${s.path}`), [
+      "GET /v1/agent/self",
+      "PUT /v1/catalog/register",
+      "PUT /v1/agent/service/register",
+    ]);
+    assert.deepEqual(seen[1]!.body, {
+      Node: "web-1",
+      SkipNodeUpdate: true,
+      Service: {
+        ID: "w1",
+        Service: "web",
+        Tags: ["a", "nodns"],
+        Port: 80,
+        Meta: {},
+        EnableTagOverride: true,
+      },
+    });
+    seen.length = 0;
+    // without tag override the agent's registration is the one the catalog follows
+    await c.setServiceTags({ ...svc, EnableTagOverride: false } as never, ["a"]);
+    assert.deepEqual(seen.map((s) => `${s.method} ${s.path}`), ["PUT /v1/agent/service/register"]);
+  } finally {
+    await server.shutdown();
+  }
+});
