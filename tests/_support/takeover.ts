@@ -62,6 +62,8 @@ export class Standby {
   state: TakeoverState = fresh();
   readonly clock = new FakeClock(5_000_000);
   self: { healthy: boolean; detail: string } | null = { healthy: true, detail: "" };
+  /** Per active node, whether its health reflects the current document (view.ts); unset: unknown. */
+  settled: Record<string, boolean> = {};
   constructor(
     readonly doc: ClusterDoc,
     readonly node = "s1",
@@ -79,6 +81,7 @@ export class Standby {
           datacenter: "dc1",
           passing: o.instance.passing,
           failing: o.instance.failing,
+          ...(o.node in this.settled ? { settled: this.settled[o.node] } : {}),
         }]
         : []
     );
