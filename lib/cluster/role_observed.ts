@@ -20,8 +20,9 @@ function sayVerdict(v: Verdict): string {
 }
 
 /**
- * A locked document's switch is over (pure): every active it knows of failed on its own
- * (its node healthy, its check critical) after the document was written (settled).
+ * A start-primary's locked document: the switch is over (pure) when every active it knows of
+ * failed on its own (its node healthy, its check critical) after the document was written
+ * (settled).
  */
 function switchOver(known: Verdict[], actives: ActiveInstance[]): boolean {
   return known.length > 0 &&
@@ -67,10 +68,12 @@ export function decideObserved(
     ));
   }
   const lock = p.lock ? lockAge(t.state, t.now, t.timing) : null;
-  // During a switch the promoting node holds its -F lock file, so its check passes; an active
-  // that reports its own failure (node healthy) with checks changed after the document was
-  // written has settled: the switch is over and the lock holds no one back.
-  const over = p.lock && switchOver(known, actives);
+  // During a start-primary switch the promoting node holds its -F lock file, so its check
+  // passes; an active that then reports its own failure (node healthy) with checks changed after
+  // the document was written has settled: the switch is over and the lock holds no one back.
+  // Not after a -U flip: its new active reports "not running yet" until its trigger starts it,
+  // which is what that lock waits out.
+  const over = p.lock && t.lockedBy === "start-primary" && switchOver(known, actives);
   if (p.lock && !lock?.stale && !over) {
     const age = lock ? ` for ${seconds(lock.forMs)}` : "";
     return wait({
@@ -94,7 +97,8 @@ export function decideObserved(
     });
   }
   const stale = over && !lock?.stale
-    ? " and the document is locked, but the switch is over (the new active failed after it)"
+    ? " and the document is locked by a start-primary that is over (its new active failed " +
+      "after it)"
     : lock
     ? ` and the lock has not changed for ${seconds(lock.forMs)} (over ` +
       `${t.timing.lockTimeout}s: the switch died)`
