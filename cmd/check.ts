@@ -7,6 +7,7 @@ import { bool, type GlobalFlags, type Parsed, required, str } from "../lib/args.
 import { type CheckArgs, type Kind, KINDS } from "../lib/check/args.ts";
 import { checkCode, type CheckResult, renderCheck } from "../lib/check/line.ts";
 import { writeCheckMetrics } from "../lib/metrics.ts";
+import { historyKeyFor } from "../lib/history/entry.ts";
 import { runCheck, unknownResult } from "../lib/check/run.ts";
 import type { Command } from "../lib/command.ts";
 import { type Ctx, type Io, makeContext } from "../lib/context.ts";
@@ -106,16 +107,25 @@ async function checkMetrics(
   log: { warn(m: string): void },
 ): Promise<void> {
   try {
-    await writeCheckMetrics(ctx.config, {
-      service: r.consulService,
-      role: r.role,
-      expects: r.expects,
-      state: r.state,
-      code: checkCode(r),
-      durationMs: performance.now() - started,
-      paused: r.paused === true,
-      at: Date.now() / 1000,
-    });
+    await writeCheckMetrics(
+      ctx.config,
+      {
+        service: r.consulService,
+        role: r.role,
+        expects: r.expects,
+        state: r.state,
+        code: checkCode(r),
+        durationMs: performance.now() - started,
+        paused: r.paused === true,
+        at: Date.now() / 1000,
+        documentIndex: r.documentIndex ?? null,
+      },
+      Date.now(),
+      async () => {
+        const e = await ctx.consul.kvGet(historyKeyFor(ctx.config, r.consulService));
+        return e?.value ?? null;
+      },
+    );
   } catch (e) {
     log.warn(`metrics file not written: ${describeError(e)}`);
   }

@@ -8,6 +8,7 @@ import { type Io, makeContext } from "../lib/context.ts";
 import { UsageError } from "../lib/errors.ts";
 import { Exit } from "../lib/exit_codes.ts";
 import { runGuard } from "../lib/ha/guard.ts";
+import { noticeFence } from "../lib/hooks.ts";
 import { claimPidFile, ownsPidFile } from "../lib/ha/guard_proc.ts";
 import {
   bootNow,
@@ -31,7 +32,8 @@ Guards an active node's services with its lease: every guardPoll seconds it read
 /run/powerconsul/lease/<consulService>@<node>; when the lease has run out (or was removed
 without a stop) it stops the local services through the service manager, writes
 /run/powerconsul/fenced/<consulService>@<node> and one line to <logDir>/guard/, and keeps
-guarding (a fresh lease clears the marker). It reads only local files and never talks to
+guarding (a fresh lease clears the marker); with a roleHook configured it then runs the
+hook (primary -> fenced, with the reason). It reads only local files and never talks to
 Consul. It exits when its pid file (/run/powerconsul/guard/<consulService>@<node>.pid) is
 removed or names another process, or on SIGTERM. 'service <name> start' and 'promote' start
 it; 'stop' and 'demote' stop it.
@@ -112,6 +114,13 @@ export const command: Command = {
             });
           }),
         stopping: () => stopping,
+        async fenced(m) {
+          await noticeFence({ config: ctx.config, runner, log }, {
+            service: svc,
+            node,
+            reason: m.reason,
+          });
+        },
       }, { services, pollMs: ctx.config.guardPoll * 1000 });
     } finally {
       Deno.removeSignalListener("SIGTERM", onTerm);

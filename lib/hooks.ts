@@ -167,6 +167,32 @@ export async function rememberRole(
 }
 
 /**
+ * The guard's call once a fence has stopped the services (lib/ha/guard.ts): the hook hears
+ * primary -> fenced with the fence's reason, and the role memory becomes "fenced", so the
+ * check's next change is told from there (back to primary is "promoted"; to secondary is no
+ * news: the services are already stopped). Nothing without a roleHook.
+ */
+export async function noticeFence(
+  ctx: HookCtx,
+  at: { service: string; node: string; reason: string },
+): Promise<HookOutcome | null> {
+  if (ctx.config.roleHook.length === 0 || ctx.dryRun) return null;
+  try {
+    await rememberRole(ctx.dir ?? LOCK_DIR, at.node, at.service, "fenced");
+  } catch (e) {
+    ctx.log.warn(`role hook: cannot remember the role of ${at.service}: ${describeError(e)}`);
+  }
+  return await runRoleHook(ctx, {
+    service: at.service,
+    event: "fenced",
+    oldRole: "primary",
+    newRole: "fenced",
+    reason: at.reason,
+    node: at.node,
+  });
+}
+
+/**
  * The check's one call: remember the role it saw and, when that is a change a hook hears about
  * (to or from primary), run the hook. Nothing at all without a roleHook, or in a dry run.
  */

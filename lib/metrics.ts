@@ -5,12 +5,16 @@
  * One small read and one small write per run. Two checks of different services finishing at
  * the same instant can drop one's update until its next run (the file is a cache, not a log).
  *
- * Not here: the time of the last role change (it would cost a read of the history key on every
- * run); `powerconsul history` has it.
+ * The time of the last role change comes from the newest role-changing entry of the service's
+ * history (lib/history). Every such entry is written in one transaction with the cluster
+ * document, so the document's ModifyIndex (which the check reads anyway, and which the file
+ * keeps as powerconsul_document_index) moves with it: the history is read only on a run whose
+ * document index differs from the one in the file.
  */
 import { roleCode } from "./check/line.ts";
 import type { Config } from "./config.ts";
 import { dirname, join } from "./paths.ts";
+import { type HistoryAction, parseHistory } from "./history/entry.ts";
 import { parseState, recentRuns, STATE_FILE } from "./triggers/storm.ts";
 
 export interface CheckSample {
@@ -25,6 +29,43 @@ export interface CheckSample {
   triggers: { runs: number; deferred: number; limited: boolean };
   /** Seconds since the epoch. */
   at: number;
+  /** ModifyIndex of the cluster document the run read; null without one. */
+  documentIndex: number | null;
+  /**
+   * Seconds since the epoch of the newest role change in the history; 0 when none is recorded;
+   * null when not known (no document, or the history could not be read): the line is left out.
+   */
+  roleChangeAt: number | null;
+}
+
+/** The history entries that move roles (pause, resume, lock clears and aborts do not). */
+const ROLE_CHANGES: readonly HistoryAction[] = [
+  "flip",
+  "start-primary",
+  "forced-failover",
+  "fence",
+];
+
+/** The newest role change in a stored history (pure): seconds, 0 when none; throws on bad text. */
+export function lastRoleChange(historyText: string | null): number {
+  const times = parseHistory(historyText)
+    .filter((e) => ROLE_CHANGES.includes(e.action))
+    .map((e) => Date.parse(e.time) / 1000)
+    .filter((t) => Number.isFinite(t));
+  return times.length ? Math.max(...times) : 0;
+}
+
+/** One service's value of one family in an existing file (pure); undefined when absent. */
+export function previousValue(
+  existing: string,
+  family: string,
+  service: string,
+): number | undefined {
+  const head = `${family}{service="${label(service)}"} `;
+  const line = existing.split("\n").find((l) => l.startsWith(head));
+  if (line === undefined) return undefined;
+  const v = Number(line.slice(head.length));
+  return Number.isFinite(v) ? v : undefined;
 }
 
 /** The role as a number, the same as the check's perfdata. */
@@ -37,7 +78,8 @@ export function observedRunning(s: Pick<CheckSample, "expects" | "state">): numb
   return running ? 1 : 0;
 }
 
-const FAMILIES: [name: string, help: string, value: (s: CheckSample) => number][] = [
+/** A family's value; null leaves the service's line out. */
+const FAMILIES: [name: string, help: string, value: (s: CheckSample) => number | null][] = [
   [
     "powerconsul_role",
     "Role: 0 standalone, 1 primary, 2 secondary, -1 unknown.",
@@ -82,6 +124,17 @@ const FAMILIES: [name: string, help: string, value: (s: CheckSample) => number][
     (s) => s.triggers.limited ? 1 : 0,
   ],
   ["powerconsul_paused", "1 while the service is paused cluster-wide.", (s) => s.paused ? 1 : 0],
+  [
+    "powerconsul_last_role_change_timestamp_seconds",
+    "When the roles last changed (the newest flip, start-primary, forced failover or fence in " +
+    "the history); 0 when none is recorded.",
+    (s) => s.roleChangeAt,
+  ],
+  [
+    "powerconsul_document_index",
+    "ModifyIndex of the cluster document the check read.",
+    (s) => s.documentIndex,
+  ],
 ];
 
 function label(v: string): string {
@@ -93,6 +146,7 @@ export function sampleLines(s: CheckSample): Map<string, string> {
   const out = new Map<string, string>();
   for (const [name, , value] of FAMILIES) {
     const v = value(s);
+    if (v === null) continue;
     out.set(name, `${name}{service="${label(s.service)}"} ${Number.isFinite(v) ? v : "NaN"}`);
   }
   return out;
@@ -114,7 +168,8 @@ export function mergeMetrics(existing: string, s: CheckSample): string {
   const fresh = sampleLines(s);
   const text: string[] = [];
   for (const [name, help] of FAMILIES) {
-    const lines = [...byFamily.get(name)!, fresh.get(name)!].sort();
+    const mine = fresh.get(name);
+    const lines = [...byFamily.get(name)!, ...(mine === undefined ? [] : [mine])].sort();
     text.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`, ...lines);
   }
   return text.join("\n") + "\n";
@@ -147,17 +202,43 @@ export function metricsPath(config: Pick<Config, "metricsFile" | "logDir">): str
   return config.metricsFile ?? join(config.logDir, "metrics", "powerconsul.prom");
 }
 
+/**
+ * The last role change for a sample (see the header): the file's value while the document index
+ * is the one the file holds, else read from the history. Null when unknown.
+ */
+export async function roleChangeFor(
+  existing: string,
+  s: Pick<CheckSample, "service" | "documentIndex">,
+  readHistory?: () => Promise<string | null>,
+): Promise<number | null> {
+  if (s.documentIndex === null) return null;
+  const kept = previousValue(existing, "powerconsul_last_role_change_timestamp_seconds", s.service);
+  const index = previousValue(existing, "powerconsul_document_index", s.service);
+  if (kept !== undefined && index === s.documentIndex) return kept;
+  if (!readHistory) return null;
+  try {
+    return lastRoleChange(await readHistory());
+  } catch {
+    return null;
+  }
+}
+
 /** Write the check's samples. Throws on I/O failure (the caller logs it; the check stands). */
 export async function writeCheckMetrics(
   config: Pick<Config, "metricsFile" | "logDir" | "triggerWindow" | "triggerBurst" | "metrics">,
-  s: Omit<CheckSample, "triggers">,
+  s: Omit<CheckSample, "triggers" | "roleChangeAt">,
   now: number = Date.now(),
+  readHistory?: () => Promise<string | null>,
 ): Promise<string | null> {
   if (!config.metrics) return null;
   const path = metricsPath(config);
   const read = (p: string) => Deno.readTextFile(p).catch(() => null);
   const [existing, state] = await Promise.all([read(path), read(join(config.logDir, STATE_FILE))]);
-  const sample = { ...s, triggers: triggerCounters(state, s.service, config, now) };
+  const sample = {
+    ...s,
+    triggers: triggerCounters(state, s.service, config, now),
+    roleChangeAt: await roleChangeFor(existing ?? "", s, readHistory),
+  };
   await Deno.mkdir(dirname(path), { recursive: true });
   const tmp = `${path}.${Deno.pid}.tmp`;
   await Deno.writeTextFile(tmp, mergeMetrics(existing ?? "", sample), { mode: 0o644 });

@@ -19,6 +19,8 @@ export interface CheckResult {
   paused?: boolean;
   /** How long the run took (set by the command before it answers; text output's perfdata). */
   durationMs?: number;
+  /** ModifyIndex of the cluster document the run read (set by the run; for the metrics). */
+  documentIndex?: number;
 }
 
 /** The role as a number for perfdata and metrics: 0 standalone, 1 primary, 2 secondary. */

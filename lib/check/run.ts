@@ -131,6 +131,7 @@ export async function runCheck(
   // The run that wrote the flip leaves the lock to the next run: its probe looked before it.
   const plan = planCheck(view, look(view.decision.expects), local, notes, flip !== null);
   result.role = plan.role;
+  if (view.entry) result.documentIndex = view.entry.modifyIndex;
   result.clustered = plan.clustered;
   result.expects = plan.expects;
   result.state = plan.state;

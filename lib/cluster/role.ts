@@ -6,6 +6,7 @@
  * A live standby's decision also takes what it has seen over its earlier runs (takeover.ts):
  * it takes over only once every active has been down long enough for its kind of failure.
  */
+import type { HistoryAction } from "../history/entry.ts";
 import { ClusterError } from "../errors.ts";
 import { type ClusterDoc, type Group, selectGroup } from "./doc.ts";
 import type { TakeoverState, Timing } from "./takeover.ts";
@@ -146,6 +147,12 @@ export interface TakeoverInput {
   now: number;
   timing: Timing;
   self: { healthy: boolean; detail: string } | null;
+  /**
+   * A locked document: the history's newest document change, when it could be read (only read
+   * while no active passes). "start-primary" means the switch held the new active's check
+   * passing (its -F lock file) until it was over.
+   */
+  lockedBy?: HistoryAction | null;
 }
 
 /** Names of the relevant active instances that pass, for messages. */

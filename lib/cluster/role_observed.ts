@@ -19,6 +19,18 @@ function sayVerdict(v: Verdict): string {
   return `${v.node} ${v.class} (${v.detail}) for ${seconds(v.forMs)}`;
 }
 
+/**
+ * A start-primary's locked document: the switch is over (pure) when every active it knows of
+ * failed on its own (its node healthy, its check critical) after the document was written
+ * (settled).
+ */
+function switchOver(known: Verdict[], actives: ActiveInstance[]): boolean {
+  return known.length > 0 &&
+    known.every((v) =>
+      v.class === "failed" && actives.some((a) => a.node === v.node && a.settled === true)
+    );
+}
+
 /** A live standby's decision: the memory of its earlier runs says whether the wait is over. */
 export function decideObserved(
   p: Extract<Placement, { kind: "active" | "standby" }>,
@@ -56,7 +68,13 @@ export function decideObserved(
     ));
   }
   const lock = p.lock ? lockAge(t.state, t.now, t.timing) : null;
-  if (p.lock && !lock?.stale) {
+  // During a start-primary switch the promoting node holds its -F lock file, so its check
+  // passes; an active that then reports its own failure (node healthy) with checks changed after
+  // the document was written has settled: the switch is over and the lock holds no one back.
+  // Not after a -U flip: its new active reports "not running yet" until its trigger starts it,
+  // which is what that lock waits out.
+  const over = p.lock && t.lockedBy === "start-primary" && switchOver(known, actives);
+  if (p.lock && !lock?.stale && !over) {
     const age = lock ? ` for ${seconds(lock.forMs)}` : "";
     return wait({
       reason: `${p.reason}; no active instance passing (${told}) but the cluster document is ` +
@@ -78,7 +96,10 @@ export function decideObserved(
       why: `${p.reason}; no active instance passing: waiting before taking over`,
     });
   }
-  const stale = lock
+  const stale = over && !lock?.stale
+    ? " and the document is locked by a start-primary that is over (its new active failed " +
+      "after it)"
+    : lock
     ? ` and the lock has not changed for ${seconds(lock.forMs)} (over ` +
       `${t.timing.lockTimeout}s: the switch died)`
     : "";

@@ -8,7 +8,7 @@ import type { KvEntry } from "../consul/client.ts";
 import { type ClusterDoc, parseClusterDoc, selectGroup } from "./doc.ts";
 import { type ClusterFacts, clusterKeyFor, heartbeatPrefix } from "./facts.ts";
 import type { Instance } from "./health.ts";
-import { historyKeyFor } from "../history/entry.ts";
+import { historyKeyFor, newestDocChange } from "../history/entry.ts";
 import {
   type ActiveInstance,
   compileFilter,
@@ -242,7 +242,20 @@ export async function readClusterView(
   const state = observe(memory.state, memory.now, obs, timing);
   const anyPassing = Object.values(state.nodes).some((m) => m.class === "passing");
   const self = anyPassing ? { healthy: true, detail: "" } : await selfHealth(facts, node, read);
-  const decision = decide(placement, actives, { state, now: memory.now, timing, self });
+  // who locked the document matters only while no active passes (role_observed.ts)
+  const lockedBy = placement.lock && !anyPassing
+    ? await facts.kvGet(history.key).then(
+      (e) => newestDocChange(e?.value ?? null),
+      () => null,
+    ).catch(() => null)
+    : null;
+  const decision = decide(placement, actives, {
+    state,
+    now: memory.now,
+    timing,
+    self,
+    lockedBy,
+  });
   return { key, entry, doc, node, placement, actives, decision, takeover: state, history };
 }
 

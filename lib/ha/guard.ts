@@ -3,7 +3,8 @@
  * It reads only local files and runs only the service manager; it never talks to Consul. Every
  * guardPoll it reads the lease: when the lease ran out (or was removed without a stop), it stops
  * the local services, writes the fence marker and one log line, and keeps guarding; a fresh lease
- * clears the marker. It exits when its pid file no longer names it (the wrapper's stop or demote
+ * clears the marker; once the services are stopped it runs the role hook (its failure never undoes
+ * the fence). It exits when its pid file no longer names it (the wrapper's stop or demote
  * removes it, then signals), or on SIGTERM.
  *
  * `decideTick` is the rule (pure); `runGuard` is the loop over injected ports, so unit tests run
@@ -67,6 +68,11 @@ export interface GuardPorts {
   sleep(ms: number): Promise<void>;
   /** A signal asked the guard to end. */
   stopping(): boolean;
+  /**
+   * After a fence stopped every service: the role hook (lib/hooks.ts noticeFence). Bounded by
+   * its own timeout; a failure is its own to log and never undoes the fence.
+   */
+  fenced?(m: FenceMarker): Promise<void>;
 }
 
 export interface GuardSettings {
@@ -111,6 +117,9 @@ export async function applyAction(
         ? `stopped ${set.services.join(", ")}`
         : `could not stop ${failed.join("; ")} (retrying in ${FENCE_RETRY_S}s)`;
       ports.log(failed.length ? "error" : "warn", `fenced: ${a.marker.reason}: ${stopped}`);
+      if (failed.length === 0 && ports.fenced) {
+        await ports.fenced(a.marker).catch((e) => ports.log("warn", `role hook: ${e}`));
+      }
       return failed.length === 0
         ? { ...next, fenced: true, retryAt: 0 }
         : { ...next, fenced: false, retryAt: now.boot + FENCE_RETRY_S };

@@ -120,3 +120,20 @@ export function recordStep(
     },
   };
 }
+
+/** The actions that write the cluster document. */
+const DOC_CHANGES: readonly HistoryAction[] = [
+  "flip",
+  "start-primary",
+  "forced-failover",
+  "lock-cleared",
+];
+
+/** The action of the newest document change in a stored history (pure); null when none. */
+export function newestDocChange(text: string | null): HistoryAction | null {
+  const list = parseHistory(text);
+  for (let i = list.length - 1; i >= 0; i--) {
+    if (DOC_CHANGES.includes(list[i]!.action)) return list[i]!.action;
+  }
+  return null;
+}

@@ -8,6 +8,7 @@ import {
   type Timing,
 } from "../../lib/cluster/takeover.ts";
 import type { ClusterDoc } from "../../lib/cluster/doc.ts";
+import type { HistoryAction } from "../../lib/history/entry.ts";
 import { FakeClock } from "./fakes.ts";
 import { FileTakeoverStore } from "../../lib/cluster/takeover_store.ts";
 
@@ -62,6 +63,10 @@ export class Standby {
   state: TakeoverState = fresh();
   readonly clock = new FakeClock(5_000_000);
   self: { healthy: boolean; detail: string } | null = { healthy: true, detail: "" };
+  /** Per active node, whether its health reflects the current document (view.ts); unset: unknown. */
+  settled: Record<string, boolean> = {};
+  /** Who locked the document (the history's newest document change, view.ts). */
+  lockedBy: HistoryAction | null = null;
   constructor(
     readonly doc: ClusterDoc,
     readonly node = "s1",
@@ -79,10 +84,17 @@ export class Standby {
           datacenter: "dc1",
           passing: o.instance.passing,
           failing: o.instance.failing,
+          ...(o.node in this.settled ? { settled: this.settled[o.node] } : {}),
         }]
         : []
     );
-    return decide(p, seenNow, { state: this.state, now, timing: this.timing, self: this.self });
+    return decide(p, seenNow, {
+      state: this.state,
+      now,
+      timing: this.timing,
+      self: this.self,
+      lockedBy: this.lockedBy,
+    });
   }
   /**
    * Runs once a second (as a check at a 1 s interval) for `s` seconds; the last decision. Runs

@@ -1,7 +1,13 @@
 // Acceptance tests for the test harness itself: real agents, proxy, init scripts.
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
-import { harnessRoot, liveHarnessProcesses, startCluster, waitFor } from "../harness/consul.ts";
+import {
+  harnessRoot,
+  liveHarnessProcesses,
+  startCluster,
+  stopLeaseGuards,
+  waitFor,
+} from "../harness/consul.ts";
 import { closedPort, startProxy, startStallServer } from "../harness/proxy.ts";
 import {
   chown,
@@ -349,4 +355,28 @@ Deno.test("harness: sandbox dirs, config file, user and chown", async () => {
   await dirs.remove();
   assert.equal(existsSync(dirs.configDir), false);
   assert.equal(existsSync(dirs.logDir), false);
+});
+
+Deno.test("harness: a cluster's sweep removes its nodes' takeover state and role memory, and only theirs", async () => {
+  const mine = uniqueName("pcsw-mine");
+  const other = uniqueName("pcsw-other");
+  const files = [
+    `/run/powerconsul/state/web@${mine}.json`,
+    `/run/powerconsul/state/web@${other}.json`,
+    `/run/powerconsul/role/${mine}/web`,
+    `/run/powerconsul/role/${other}/web`,
+    `/run/powerconsul/lease/web@${mine}`,
+  ];
+  try {
+    for (const f of files) {
+      await Deno.mkdir(f.slice(0, f.lastIndexOf("/")), { recursive: true, mode: 0o700 });
+      await Deno.writeTextFile(f, "{}\n");
+    }
+    stopLeaseGuards([mine]);
+    assert.deepEqual(files.map((f) => existsSync(f)), [false, true, false, true, false]);
+    assert.equal(existsSync(`/run/powerconsul/role/${mine}`), false, "the node's directory too");
+  } finally {
+    stopLeaseGuards([other]);
+  }
+  assert.deepEqual(files.map((f) => existsSync(f)), [false, false, false, false, false]);
 });

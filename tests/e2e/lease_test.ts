@@ -203,9 +203,20 @@ async function startActive(s: Setup): Promise<Node> {
 }
 
 agentTest(
-  "lease: an active whose agent is frozen is fenced by its guard within the lease",
+  "lease: an active whose agent is frozen is fenced by its guard within the lease; the role hook hears it once",
   async () => {
-    const s = await setup("lease-freeze", {}, LEASE_S, true);
+    const out = await Deno.makeTempFile({ prefix: "pc-fence-hook-" });
+    const script = `echo "$POWERCONSUL_HOOK_NODE $POWERCONSUL_HOOK_EVENT $1 $2 $3 $4" >> ${out}`;
+    const s = await setup(
+      "lease-freeze",
+      {
+        roleHook: ["/bin/sh", "-c", script, "hook"],
+      },
+      LEASE_S,
+      true,
+    );
+    const hooked = (event: string) =>
+      Deno.readTextFileSync(out).split("\n").filter((l) => l.split(" ")[1] === event);
     try {
       const n1 = await startActive(s);
       const frozen = await s.net!.freeze(n1.agent);
@@ -223,6 +234,14 @@ agentTest(
         const marker = readJson(fenceFile(s, n1));
         assert.match(String(marker?.reason), /^lease expired at \d{4}-/);
         assert.equal(typeof marker?.at, "string");
+        // the hook runs after the stop, in the guard, with the fence's reason
+        const fenced = await waitFor("the role hook to hear the fence", () => {
+          const l = hooked("fenced");
+          return Promise.resolve(l.length > 0 && l);
+        }, { timeoutMs: 10_000 });
+        assert.deepEqual(fenced, [
+          `${n1.agent.name} fenced ${s.svc} primary fenced ${marker?.reason}`,
+        ]);
       } finally {
         await frozen.thaw();
       }
@@ -233,8 +252,10 @@ agentTest(
       }, { timeoutMs: 60_000 });
       const log = Deno.readTextFileSync(join(s.logDir, "guard", `${s.svc}@${n1.agent.name}.log`));
       assert.match(log, /WARN guard \S+ fenced: lease expired at .*: stopped /);
+      assert.equal(hooked("fenced").length, 1, "once per fence, however long the lapse");
     } finally {
       await s.cleanup();
+      await Deno.remove(out).catch(() => {});
     }
   },
 );

@@ -1,6 +1,7 @@
 // `powerconsul service` through real init scripts and the real `service` command, against real
 // agents running the promote/demote key watches.
 import assert from "node:assert/strict";
+import { type HistoryEntry, parseHistory } from "../../lib/history/entry.ts";
 import { join } from "node:path";
 import { type AgentHandle, type ClusterHandle, startCluster, waitFor } from "../harness/consul.ts";
 import {
@@ -71,6 +72,11 @@ async function kvTree(a: AgentHandle, prefix: string): Promise<Record<string, st
 async function historyOf(a: AgentHandle, prefix: string): Promise<string[]> {
   const v = (await kvTreeAll(a, prefix))[`${prefix}history`];
   return v ? (JSON.parse(v) as { action: string }[]).map((e) => e.action) : [];
+}
+
+/** The entries of a service's history key, oldest first. */
+async function entriesOf(a: AgentHandle, prefix: string): Promise<HistoryEntry[]> {
+  return parseHistory((await kvTreeAll(a, prefix))[`${prefix}history`] ?? null);
 }
 
 async function kvTreeAll(
@@ -328,6 +334,11 @@ agentTest(
         ["start-primary", "lock-cleared"],
         "the switch and the lock clear each recorded once",
       );
+      const [sw] = await entriesOf(s.cluster.server, "service/web/");
+      assert.deepEqual(sw!.before, original);
+      assert.deepEqual(sw!.after, { active_nodes: [a3], standby_nodes: [a2], lock: true });
+      assert.equal(sw!.node, a3);
+      assert.match(sw!.reason, new RegExp(`^start-primary run on ${a3} \\(node ${a3} is listed`));
       assert.deepEqual(await rec.stop(), [
         original,
         { active_nodes: [a3], standby_nodes: [a2], lock: true },
@@ -390,6 +401,7 @@ agentTest(
       assert.equal(tree["service/web/.switch"], undefined, "switch lock released");
       assert.ok(await exists(n3.lockFile), "the promoting node holds its lock file");
 
+      const recorded = await entriesOf(s.cluster.server, "service/web/");
       const abort = await service([n3.wrapper, "start-primary", "--abort"]);
       assert.equal(abort.code, 0, show(abort));
       assert.match(abort.stdout, new RegExp(`^${a2} demote START → NULL: ok$`, "m"));
@@ -398,10 +410,12 @@ agentTest(
       tree = await kvTree(s.cluster.server, "service/web/");
       assert.ok(allNull(tree), JSON.stringify(tree));
       assert.deepEqual(await kvGet(s.cluster.server, s.key), before, "abort leaves the document");
+      const added = (await entriesOf(s.cluster.server, "service/web/")).slice(recorded.length);
+      assert.equal(added.length, 1, "the abort recorded once");
       assert.deepEqual(
-        (await historyOf(s.cluster.server, "service/web/")).slice(-1),
-        ["abort"],
-        "the abort recorded",
+        [added[0]!.action, added[0]!.node, added[0]!.before, added[0]!.after, added[0]!.reason],
+        ["abort", a3, null, null, "start-primary --abort: every promote/demote flag reset to NULL"],
+        "no document change: before and after null",
       );
       await waitFor("the standby dropped its lock file", async () => !(await exists(n3.lockFile)), {
         timeoutMs: 20_000,

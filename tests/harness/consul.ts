@@ -832,8 +832,9 @@ class Cluster implements ClusterHandle {
 
 /**
  * The lease guards (`powerconsul guard`) that `service <name> start` or a promote started for
- * this cluster's nodes, and their lease, marker and pid files under /run/powerconsul: a test's
- * guard must not outlive its cluster. Files are named `<service>@<node>`.
+ * this cluster's nodes, and their lease, marker, pid, takeover-state and role-memory files under
+ * /run/powerconsul: a test's guard (or state) must not outlive its cluster. Files are named
+ * `<service>@<node>`; the role memory is a directory per node.
  */
 export function stopLeaseGuards(nodes: string[]): void {
   const mine = (file: string) => nodes.some((n) => file.replace(/\.pid$/, "").endsWith(`@${n}`));
@@ -855,13 +856,29 @@ export function stopLeaseGuards(nodes: string[]): void {
       // gone already
     }
   }
-  for (const d of ["lease", "fenced"]) {
-    for (const f of dirOf(d)) {
-      try {
-        Deno.removeSync(`/run/powerconsul/${d}/${f}`);
-      } catch {
-        // gone already
-      }
+  // the standbys' takeover memory is `<service>@<node>.json`
+  const state = (() => {
+    try {
+      return [...Deno.readDirSync("/run/powerconsul/state")].map((e) => e.name)
+        .filter((f) => f.endsWith(".json") && mine(f.slice(0, -".json".length)));
+    } catch {
+      return [];
+    }
+  })().map((f) => `state/${f}`);
+  const files = [...["lease", "fenced"].flatMap((d) => dirOf(d).map((f) => `${d}/${f}`)), ...state];
+  for (const f of files) {
+    try {
+      Deno.removeSync(`/run/powerconsul/${f}`);
+    } catch {
+      // gone already
+    }
+  }
+  // the role hook's memory is a directory per node (lib/hooks.ts)
+  for (const n of nodes) {
+    try {
+      Deno.removeSync(`/run/powerconsul/role/${n}`, { recursive: true });
+    } catch {
+      // none
     }
   }
 }

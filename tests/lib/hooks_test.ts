@@ -3,6 +3,7 @@ import { ROOT_ONLY } from "../_support/root.ts";
 import { join } from "node:path";
 import {
   hookStep,
+  noticeFence,
   noticeRole,
   rememberRole,
   type RoleChange,
@@ -10,6 +11,13 @@ import {
   runRoleHook,
 } from "../../lib/hooks.ts";
 import { makeDenoRunner } from "../../lib/sys/runner.ts";
+import { waitFor } from "../harness/consul.ts";
+
+/** Whether a process runs (a zombie waiting for its parent counts as gone). */
+async function alive(pid: number): Promise<boolean> {
+  const stat = await Deno.readTextFile(`/proc/${pid}/stat`).catch(() => null);
+  return stat !== null && !/^\d+ \(.*\) Z /.test(stat);
+}
 
 const change: RoleChange = {
   service: "web",
@@ -147,5 +155,54 @@ Deno.test(
     assert.equal(await rememberRole(w.dir, "n1", "web", "secondary"), "secondary");
     assert.equal(await rememberRole(w.dir, "n2", "web", "primary"), null, "per node");
     await assert.rejects(rememberRole(w.dir, "n1", "../x", "primary"), /"\/"/);
+  },
+);
+
+Deno.test(
+  "noticeFence(): primary -> fenced with the reason; the memory says fenced, so a return is promoted",
+  ROOT_ONLY,
+  async () => {
+    await using w = await world(`echo "$POWERCONSUL_HOOK_EVENT $1 $2>$3 $4" >> "$OUT"`);
+    w.ctx.config.roleHook = ["/usr/bin/env", `OUT=${w.out}`, ...w.ctx.config.roleHook];
+    const at = { service: "web", node: "n1" };
+    assert.equal(await noticeRole(w.ctx, { ...at, role: "primary", reason: "r" }), null);
+    const r = await noticeFence(w.ctx, { ...at, reason: "lease expired at T" });
+    assert.deepEqual(r, { ran: true, ok: true, detail: "ok" });
+    assert.equal((await noticeRole(w.ctx, { ...at, role: "primary", reason: "back" }))?.ok, true);
+    assert.equal(
+      await Deno.readTextFile(w.out),
+      "fenced web primary>fenced lease expired at T\npromoted web fenced>primary back\n",
+    );
+    w.ctx.config.roleHook = [];
+    assert.equal(await noticeFence(w.ctx, { ...at, reason: "x" }), null, "no hook, nothing");
+  },
+);
+
+Deno.test(
+  "noticeRole(): a hook that hangs is killed with its whole process group at triggerTimeout, logged in one line; the role change stands",
+  ROOT_ONLY,
+  async () => {
+    // the hook leaves a child of its own behind in its group, then hangs
+    await using w = await world(`sleep 300 & echo $! > "$OUT"; sleep 300`, 0.5);
+    w.ctx.config.roleHook = ["/usr/bin/env", `OUT=${w.out}`, ...w.ctx.config.roleHook];
+    const at = (role: string) => ({ service: "web", node: "n1", role, reason: "r" });
+    await noticeRole(w.ctx, at("secondary"));
+    const t0 = performance.now();
+    const r = await noticeRole(w.ctx, at("primary"));
+    assert.deepEqual(r, { ran: true, ok: false, detail: "timed out" });
+    assert.ok(performance.now() - t0 < 10_000, "bounded by the timeout, not the hook");
+    const child = Number((await Deno.readTextFile(w.out)).trim());
+    assert.ok(child > 1);
+    await waitFor("the hook's own child to be gone", async () => !(await alive(child)), {
+      timeoutMs: 5000,
+    });
+    const warned = w.logs.filter((l) => l.startsWith("warn "));
+    assert.deepEqual(warned, [
+      "warn role hook for web promoted failed (timed out); the role change stands",
+    ]);
+    // the change stands: remembered as primary, the hook is not run again for it
+    assert.equal(await noticeRole(w.ctx, at("primary")), null);
+    assert.equal(await rememberRole(w.dir, "n1", "web", "primary"), "primary");
+    await assert.rejects(Deno.stat(join(w.dir, "role-hook.lock")), Deno.errors.NotFound);
   },
 );

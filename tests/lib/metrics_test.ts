@@ -2,9 +2,11 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
   type CheckSample,
+  lastRoleChange,
   mergeMetrics,
   metricsPath,
   observedRunning,
+  roleChangeFor,
   triggerCounters,
   writeCheckMetrics,
 } from "../../lib/metrics.ts";
@@ -21,6 +23,8 @@ const base: CheckSample = {
   paused: false,
   triggers: { runs: 0, deferred: 0, limited: false },
   at: 1_700_000_000,
+  documentIndex: 42,
+  roleChangeAt: 1_699_999_000,
 };
 
 Deno.test("mergeMetrics(): valid exposition; one service's lines replaced, others kept", () => {
@@ -36,7 +40,17 @@ Deno.test("mergeMetrics(): valid exposition; one service's lines replaced, other
   assert.equal(promValue(s3, "powerconsul_check_result", "web"), 2, "this one replaced");
   assert.equal(promValue(s3, "powerconsul_observed_running", "web"), 0);
   assert.equal(promValue(s3, "powerconsul_paused", "web"), 1);
-  assert.equal(s3.filter((s) => s.labels.service === "web").length, 10, "no duplicates");
+  assert.equal(s3.filter((s) => s.labels.service === "web").length, 12, "no duplicates");
+  assert.equal(
+    promValue(s1, "powerconsul_last_role_change_timestamp_seconds", "web"),
+    1_699_999_000,
+  );
+  assert.equal(promValue(s1, "powerconsul_document_index", "web"), 42);
+  const unknown = parseProm(
+    mergeMetrics(one, { ...base, roleChangeAt: null, documentIndex: null }),
+  );
+  assert.equal(unknown.filter((s) => s.labels.service === "web").length, 10, "unknown: left out");
+  assert.equal(promValue(unknown, "powerconsul_document_index", "web"), undefined);
   assert.equal(mergeMetrics("garbage line\n# x\n", base), one, "unrecognised lines dropped");
 });
 
@@ -85,7 +99,7 @@ Deno.test("triggerCounters(): runs in the window, pending deferrals, the burst l
 Deno.test("writeCheckMetrics(): written by rename under logDir/metrics; off when metrics is false", async () => {
   const dir = await Deno.makeTempDir({ prefix: "pc-metrics-" });
   const cfg = { ...DEFAULTS, logDir: dir };
-  const { triggers: _, ...s } = base;
+  const { triggers: _, roleChangeAt: _r, ...s } = base;
   const path = await writeCheckMetrics(cfg, s);
   assert.equal(path, join(dir, "metrics", "powerconsul.prom"));
   assert.equal(metricsPath(cfg), path);
@@ -97,4 +111,58 @@ Deno.test("writeCheckMetrics(): written by rename under logDir/metrics; off when
   const custom = join(dir, "x", "m.prom");
   assert.equal(await writeCheckMetrics({ ...cfg, metricsFile: custom }, s), custom);
   await Deno.remove(dir, { recursive: true });
+});
+
+const entry = (action: string, time: string) => ({
+  time,
+  node: "n1",
+  service: "web",
+  action,
+  before: null,
+  after: null,
+  reason: "r",
+});
+
+Deno.test("lastRoleChange(): the newest flip, start-primary, forced failover or fence; 0 when none", () => {
+  const h = JSON.stringify([
+    entry("flip", "2026-01-01T00:00:00.000Z"),
+    entry("start-primary", "2026-01-02T00:00:00.000Z"),
+    entry("pause", "2026-01-03T00:00:00.000Z"),
+    entry("lock-cleared", "2026-01-03T00:00:01.000Z"),
+  ]);
+  assert.equal(lastRoleChange(h), Date.parse("2026-01-02T00:00:00.000Z") / 1000);
+  assert.equal(lastRoleChange(null), 0);
+  assert.equal(lastRoleChange(JSON.stringify([entry("resume", "2026-01-03T00:00:00Z")])), 0);
+  assert.throws(() => lastRoleChange("{"));
+});
+
+Deno.test("roleChangeFor(): the file's value while the document index holds; the history read when it moved", async () => {
+  const file = mergeMetrics("", base); // index 42, change at 1_699_999_000
+  let reads = 0;
+  const history = (t: string) => () => {
+    reads++;
+    return Promise.resolve(JSON.stringify([entry("flip", t)]));
+  };
+  const t = "2026-02-01T00:00:00.000Z";
+  assert.equal(
+    await roleChangeFor(file, { service: "web", documentIndex: 42 }, history(t)),
+    1_699_999_000,
+  );
+  assert.equal(reads, 0, "same index: no read");
+  assert.equal(
+    await roleChangeFor(file, { service: "web", documentIndex: 43 }, history(t)),
+    Date.parse(t) / 1000,
+  );
+  assert.equal(reads, 1, "moved: read once");
+  assert.equal(
+    await roleChangeFor(file, { service: "db", documentIndex: 42 }, history(t)),
+    Date.parse(t) / 1000,
+  );
+  assert.equal(
+    await roleChangeFor(file, { service: "web", documentIndex: null }, history(t)),
+    null,
+  );
+  const broken = () => Promise.reject(new Error("timeout"));
+  assert.equal(await roleChangeFor("", { service: "web", documentIndex: 1 }, broken), null);
+  assert.equal(await roleChangeFor("", { service: "web", documentIndex: 1 }), null);
 });

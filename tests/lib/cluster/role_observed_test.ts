@@ -41,3 +41,62 @@ Deno.test("decideObserved(): an unhealthy standby never takes over, however long
       "not taking over",
   );
 });
+
+const locked = parseClusterDoc(
+  JSON.stringify({ active_nodes: ["a1"], standby_nodes: ["s1"], lock: true }),
+);
+
+Deno.test(
+  "decideObserved(): locked, the new active failed after the switch (settled): the usual damping, not lockTimeout",
+  () => {
+    const s = new Standby(locked);
+    s.settled = { a1: true };
+    s.lockedBy = "start-primary";
+    assert.equal(s.run([failed("a1")], 7).flipDue, false, "damping first");
+    const due = s.over(2, [failed("a1")], 7);
+    assert.deepEqual([due.flipDue, due.actsAs, due.expects], [true, "primary", true]);
+    assert.equal(
+      due.reason,
+      "node s1 is listed standby; no active instance passing (a1 failed (web=critical) for 2s) " +
+        "and the document is locked by a start-primary that is over (its new active failed " +
+        "after it): acting as primary",
+    );
+  },
+);
+
+Deno.test(
+  "decideObserved(): locked, a failure not known to be after the switch, not its own, or after a -U flip (or an unknown locker): the lock holds",
+  () => {
+    for (
+      const [settled, obs, by] of [
+        [{ a1: false }, failed("a1"), "start-primary"],
+        [{}, failed("a1"), "start-primary"],
+        [{ a1: true }, cutOff("a1"), "start-primary"],
+        // a flip's new active reports "not running yet" until its trigger starts it
+        [{ a1: true }, failed("a1"), "flip"],
+        [{ a1: true }, failed("a1"), null],
+      ] as const
+    ) {
+      const s = new Standby(locked);
+      s.settled = settled;
+      s.lockedBy = by;
+      const d = s.over(25, [obs], 7);
+      assert.equal(d.flipDue, false, JSON.stringify(settled));
+      assert.match(d.reason, /locked \(a switch is under way\) for 24s: staying stopped/);
+      const late = s.over(8, [obs], 7);
+      assert.equal(late.flipDue, true, "still replaced after lockTimeout");
+    }
+  },
+);
+
+Deno.test("decideObserved(): locked, two actives, one settled failure, one cut off: the lock holds", () => {
+  const two = parseClusterDoc(
+    JSON.stringify({ active_nodes: ["a1", "a2"], standby_nodes: ["s1"], lock: true }),
+  );
+  const s = new Standby(two);
+  s.settled = { a1: true, a2: true };
+  s.lockedBy = "start-primary";
+  const d = s.over(5, [failed("a1"), cutOff("a2")], 7);
+  assert.equal(d.flipDue, false);
+  assert.match(d.reason, /locked \(a switch is under way\)/);
+});

@@ -304,6 +304,51 @@ Deno.test("readClusterView() with a memory: observes, decides by the takeover ru
     const v = await readClusterView(f, cfg, "web");
     assert.deepEqual(v.takeover?.nodes.a1?.heartbeat, { index: 77, changedAt: clock.now() });
   });
+  await t.step(
+    "locked: who locked it is read from the history only while no active passes",
+    async () => {
+      const lockedKv = (action: string) => ({
+        "cluster/web": kvEntry("cluster/web", { ...nodes, lock: true }, 9),
+        "service/web/history": kvEntry("service/web/history", [{
+          time: "2026-01-01T00:00:00.000Z",
+          node: "s1",
+          service: "web",
+          action,
+          before: null,
+          after: null,
+          reason: "r",
+        }]),
+      });
+      // its check changed after the document was written (index 9): settled
+      const dead = instance("a1", false, "dc1", ["web=critical"], { checksIndex: 12 });
+      const decideAfter = async (action: string) => {
+        const store = new MemoryTakeoverStore(clock.now);
+        const f = new MemoryFacts({
+          node: "s1",
+          datacenter: "dc1",
+          kv: lockedKv(action),
+          health: { dc1: [dead, me] },
+        }, store);
+        await store.save("web", "s1", (await readClusterView(f, cfg, "web")).takeover!);
+        clock.advance(2000);
+        return { v: await readClusterView(f, cfg, "web"), calls: f.calls };
+      };
+      const sp = await decideAfter("start-primary");
+      assert.ok(sp.calls.includes("kv service/web/history"), sp.calls.join());
+      assert.equal(sp.v.decision.flipDue, true, sp.v.decision.reason);
+      const flip = await decideAfter("flip");
+      assert.equal(flip.v.decision.flipDue, false, "a flip's lock waits for its new active");
+      assert.match(flip.v.decision.reason, /locked \(a switch is under way\)/);
+      const f = new MemoryFacts({
+        node: "s1",
+        datacenter: "dc1",
+        kv: lockedKv("start-primary"),
+        health: { dc1: [instance("a1", true, "dc1", [], { checksIndex: 12 }), me] },
+      }, new MemoryTakeoverStore(clock.now));
+      await readClusterView(f, cfg, "web");
+      assert.ok(!f.calls.includes("kv service/web/history"), "an active passing: no history read");
+    },
+  );
   await t.step("an active node reads no memory", async () => {
     const store = new MemoryTakeoverStore(clock.now);
     const f = new MemoryFacts({ node: "a1", datacenter: "dc1", kv, health: { dc1: [] } }, store);

@@ -51,6 +51,7 @@ class World implements GuardPorts {
   }
   sleep = (ms: number) => this.clock.sleep(ms);
   stopping = () => false;
+  fenced?: (m: FenceMarker) => Promise<void>;
   leaseUntil(boot: number, expires: number) {
     this.lease = JSON.stringify(
       renewedLease({
@@ -139,4 +140,33 @@ Deno.test("guard rule: unreadable clock or lease is judged expired, never valid"
   assert.match(w.marker?.reason ?? "", /^the lease cannot be read \(EIO\)$/);
   const a = decideTick(initialGuardState(), true, { kind: "absent" }, { boot: 1, wallMs: 0 });
   assert.deepEqual(a, { op: "idle" });
+});
+
+Deno.test("guard: the role hook runs once per fence, after every service stopped; its failure never undoes the fence", async () => {
+  const w = new World();
+  const heard: string[] = [];
+  w.fenced = (m: FenceMarker) => {
+    heard.push(`${w.boot()} stops=${w.stops.length} ${m.reason}`);
+    return Promise.reject(new Error("hook broke"));
+  };
+  w.leaseUntil(0, 3);
+  w.maxLooks = 20; // 10 s: the lapse goes on, the hook is not run again
+  await runGuard(w, SET);
+  assert.deepEqual(heard, ["3 stops=2 lease expired at 1970-01-01T00:00:03.000Z"]);
+  assert.deepEqual(w.stops, ["3:app", "3:db"], "fenced once: the failure undid nothing");
+  assert.notEqual(w.marker, null);
+  assert.equal(w.lines[1], "3 warn role hook: Error: hook broke");
+  // a stop that fails is no fence (yet): no hook until the services are stopped
+  const f = new World();
+  const none: string[] = [];
+  f.fenced = (m: FenceMarker) => Promise.resolve(void none.push(m.reason));
+  f.stopFails = true;
+  f.leaseUntil(0, 1);
+  f.maxLooks = 14;
+  f.script = (boot, x) => {
+    if (boot === 6) x.stopFails = false;
+  };
+  await runGuard(f, { services: ["db"], pollMs: 500 });
+  assert.deepEqual(f.stops, ["1:db", "6:db"]);
+  assert.equal(none.length, 1, "once the retry stopped it");
 });

@@ -5,6 +5,7 @@ import {
   type HistoryEntry,
   historyKeyFor,
   makeEntry,
+  newestDocChange,
   newestFirst,
   parseHistory,
 } from "../../../lib/history/entry.ts";
@@ -47,4 +48,24 @@ Deno.test("parseHistory(): empty is none; a malformed entry names its position",
 Deno.test("newestFirst(): newest first, at most the limit", () => {
   assert.deepEqual(newestFirst([e(1), e(2), e(3)], 2).map((x) => x.reason), ["r3", "r2"]);
   assert.deepEqual(newestFirst([e(1)], 0), []);
+});
+
+Deno.test("newestDocChange(): the newest entry that wrote the document; pause and resume are not", () => {
+  const e = (action: string) => ({
+    time: "2026-01-01T00:00:00.000Z",
+    node: "n",
+    service: "web",
+    action,
+    before: null,
+    after: null,
+    reason: "r",
+  });
+  assert.equal(
+    newestDocChange(JSON.stringify([e("flip"), e("start-primary"), e("pause")])),
+    "start-primary",
+  );
+  assert.equal(newestDocChange(JSON.stringify([e("start-primary"), e("flip")])), "flip");
+  assert.equal(newestDocChange(JSON.stringify([e("abort"), e("resume")])), null);
+  assert.equal(newestDocChange(null), null);
+  assert.throws(() => newestDocChange("[1]"));
 });
