@@ -7,7 +7,7 @@ import type { Config } from "../config.ts";
 import type { ConsulClient, KvEntry } from "../consul/client.ts";
 import { kvPath } from "../names.ts";
 import { type Instance, toInstance } from "./health.ts";
-import type { ActiveObservation, TakeoverState } from "./takeover.ts";
+import type { ActiveObservation, HealMark, HealState, TakeoverState } from "./takeover.ts";
 import { FileTakeoverStore, type TakeoverStore } from "./takeover_store.ts";
 
 export interface ClusterFacts {
@@ -26,18 +26,33 @@ export interface ClusterFacts {
   /** The local agent's members list: status by node name. */
   members?(): Promise<Map<string, ActiveObservation["member"]>>;
   /**
-   * ModifyIndex of each `<prefix><node>/heartbeat` key (nodes without one are left out); the
-   * prefix is heartbeatPrefix()'s.
+   * One listing of heartbeatPrefix()'s prefix: the ModifyIndex of each `<prefix><node>/heartbeat`
+   * key, and each `<prefix><node>/healing` mark with a known value (nodes without one are left
+   * out).
    */
-  heartbeats?(prefix: string, dc?: string): Promise<Map<string, number>>;
+  heartbeats?(prefix: string, dc?: string): Promise<NodeKeys>;
   /** Whether a node's own checks (serfHealth, maintenance) pass, and which do not. */
   nodeHealth?(node: string): Promise<{ healthy: boolean; detail: string }>;
 }
+
+/** What a standby reads of the actives' own keys. */
+export interface NodeKeys {
+  beats: Map<string, number>;
+  marks: Map<string, HealMark>;
+}
+
+const HEAL_STATES: ReadonlySet<string> = new Set<HealState>(["healing", "healed", "failed"]);
 
 /** The KV key an active's check moves while it renews its lease. */
 export function heartbeatKey(servicePrefix: string, consulService: string, node: string): string {
   return kvPath(servicePrefix, ["the Consul service", consulService], ["the node name", node]) +
     "/heartbeat";
+}
+
+/** The KV key an active's trigger marks its own healing in (lib/triggers/heal_mark.ts). */
+export function healKey(servicePrefix: string, consulService: string, node: string): string {
+  return kvPath(servicePrefix, ["the Consul service", consulService], ["the node name", node]) +
+    "/healing";
 }
 
 /** Where the heartbeat keys of a service's nodes live. */
@@ -98,11 +113,15 @@ export class LiveFacts implements ClusterFacts {
   }
   async heartbeats(prefix: string, dc?: string) {
     const { entries } = await this.consul.kvList(prefix, dc ? { dc } : {});
-    const out = new Map<string, number>();
+    const out: NodeKeys = { beats: new Map(), marks: new Map() };
     for (const e of entries) {
       const rest = e.key.slice(prefix.length);
-      const m = /^([^/]+)\/heartbeat$/.exec(rest);
-      if (e.key.startsWith(prefix) && m) out.set(m[1]!, e.modifyIndex);
+      const m = /^([^/]+)\/(heartbeat|healing)$/.exec(rest);
+      if (!e.key.startsWith(prefix) || !m) continue;
+      if (m[2] === "heartbeat") out.beats.set(m[1]!, e.modifyIndex);
+      else if (HEAL_STATES.has(e.value ?? "")) {
+        out.marks.set(m[1]!, { index: e.modifyIndex, state: e.value as HealState });
+      }
     }
     return out;
   }

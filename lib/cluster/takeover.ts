@@ -18,6 +18,15 @@
  *   pending     critical with empty output (just registered, or its output not synced yet):
  *               waits, but at most `takeoverDelay` from the first such observation
  *   absent      never seen registered and not known to have left: unknown, never acted on
+ *
+ * Heal marks: an active's trigger writes `<servicePrefix>/<svc>/<node>/healing` before and after
+ * the action it runs for its own failure (lib/triggers/heal_mark.ts). For a `failed` active, a
+ * mark of this failure episode (its ModifyIndex above the active's check index at this standby's
+ * first failed observation, or first seen during the episode) replaces the damping: "failed" →
+ * due at once (the active said it cannot heal); "healing" → wait up to the trigger timeout from
+ * when this standby first saw the mark, never beyond takeoverDelay; "healed" → wait two check
+ * intervals from then for its check to pass. No mark of this episode: `failoverDamping`. Marks
+ * are ordered against the failure by raft indexes only, never by either host's clock.
  */
 
 export type ActiveClass = "passing" | "failed" | "unreachable" | "pending" | "absent";
@@ -32,6 +41,18 @@ export interface Timing {
    * a whole lease in between unseen): the not-passing timers start again.
    */
   leaseSeconds: number;
+  /** Bound of a "healing" mark (the trigger's own timeout); absent: takeoverDelay. */
+  triggerTimeout?: number;
+  /** Check interval, for the wait after a "healed" mark; absent: 1 s. */
+  checkInterval?: number;
+}
+
+export type HealState = "healing" | "healed" | "failed";
+
+/** An active's heal mark as read: its value and ModifyIndex. */
+export interface HealMark {
+  index: number;
+  state: HealState;
 }
 
 /** What one run saw of one active. */
@@ -48,11 +69,15 @@ export interface ActiveObservation {
     unknown: boolean;
     /** The checks that are not passing ("web=critical"). */
     failing: string[];
+    /** Highest ModifyIndex of its checks (0 or absent: unknown). */
+    checksIndex?: number;
   };
   /** Its status in the local agent's members list; null when not listed (or not read). */
   member: "alive" | "leaving" | "left" | "failed" | null;
   /** ModifyIndex of its heartbeat key; null: no such key; undefined: not read this run. */
   heartbeat?: number | null | undefined;
+  /** Its heal mark; null: no such key; undefined: not read this run. */
+  mark?: HealMark | null | undefined;
 }
 
 export interface Observation {
@@ -73,6 +98,10 @@ export interface NodeMemo {
   pendingSince: number | null;
   /** The heartbeat's index and when this standby first saw that index. */
   heartbeat: { index: number; changedAt: number } | null;
+  /** The active's check index at the first failed observation of this episode. */
+  episode?: number | null;
+  /** Its heal mark and when this standby first saw that index. */
+  mark?: (HealMark & { seenAt: number }) | null;
 }
 
 export interface TakeoverState {
@@ -167,6 +196,16 @@ export function observe(
     if (c.class !== "passing" && c.class !== "absent") {
       since = Math.min(wasDown ?? now, c.from ?? now);
     }
+    let mark: NodeMemo["mark"] = m?.mark ?? null;
+    if (o.mark === null) mark = null;
+    else if (o.mark && (mark?.index !== o.mark.index || mark.state !== o.mark.state)) {
+      mark = { ...o.mark, seenAt: now };
+    }
+    let episode: number | null = null;
+    if (c.class === "failed") {
+      const kept = wasDown !== null && m?.class === "failed" ? m.episode ?? null : null;
+      episode = kept ?? (o.instance?.checksIndex || null);
+    }
     nodes[o.node] = {
       seen: (m?.seen ?? false) || o.instance !== null,
       class: c.class,
@@ -174,6 +213,8 @@ export function observe(
       since,
       pendingSince,
       heartbeat: hb,
+      episode,
+      mark,
     };
   }
   let lock: TakeoverState["lock"] = null;
@@ -187,7 +228,32 @@ export function observe(
 }
 
 function inFuture(m: NodeMemo, now: number): boolean {
-  return [m.since, m.pendingSince, m.heartbeat?.changedAt].some((x) => x != null && x > now);
+  return [m.since, m.pendingSince, m.heartbeat?.changedAt, m.mark?.seenAt].some((x) =>
+    x != null && x > now
+  );
+}
+
+/**
+ * The heal mark of a failed active's current episode, or null: written after the check index
+ * this standby saw when the episode began, or first seen during the episode (pure).
+ */
+export function episodeMark(m: NodeMemo): NodeMemo["mark"] {
+  if (m.class !== "failed" || !m.mark || m.since === null) return null;
+  const after = m.episode != null && m.mark.index > m.episode;
+  return after || m.mark.seenAt > m.since ? m.mark : null;
+}
+
+/** Milliseconds a failed active must stay failed before a takeover (pure). */
+function failedDelayMs(m: NodeMemo, t: Timing): number {
+  const mark = episodeMark(m);
+  const damping = ms(t.failoverDamping);
+  if (!mark || m.since === null) return damping;
+  const seen = Math.max(0, mark.seenAt - m.since);
+  if (mark.state === "failed") return 0;
+  const bound = mark.state === "healing"
+    ? ms(Math.min(t.triggerTimeout ?? t.takeoverDelay, t.takeoverDelay))
+    : ms(2 * (t.checkInterval ?? 1));
+  return Math.min(ms(t.takeoverDelay), Math.max(damping, seen + bound));
 }
 
 /** How one active stands for a takeover. */
@@ -208,13 +274,15 @@ export function verdicts(state: TakeoverState, now: number, t: Timing): Verdict[
   return Object.entries(state.nodes).map(([node, m]) => {
     const forMs = m.since === null ? 0 : Math.max(0, now - m.since);
     const delayMs = m.class === "failed"
-      ? ms(t.failoverDamping)
+      ? failedDelayMs(m, t)
       : m.class === "passing" || m.class === "absent"
       ? 0
       : ms(t.takeoverDelay);
     const due = (m.class === "failed" || m.class === "unreachable") && forMs > 0 &&
       forMs >= delayMs;
-    return { node, class: m.class, detail: m.detail, forMs, delayMs, due };
+    const mark = episodeMark(m);
+    const detail = mark ? `${m.detail}, heal mark ${mark.state}` : m.detail;
+    return { node, class: m.class, detail, forMs, delayMs, due };
   });
 }
 

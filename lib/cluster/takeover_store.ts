@@ -12,7 +12,7 @@ import { describeError } from "../errors.ts";
 import { segment } from "../names.ts";
 import { join } from "../paths.ts";
 import { LOCK_DIR, lockDirProblem } from "../sys/lockfile.ts";
-import { fresh, type NodeMemo, type TakeoverState } from "./takeover.ts";
+import { fresh, type HealState, type NodeMemo, type TakeoverState } from "./takeover.ts";
 
 export const STATE_DIR = `${LOCK_DIR}/state`;
 
@@ -81,8 +81,15 @@ export function parseState(text: string): TakeoverState {
     if (hb !== null && (typeof hb !== "object" || !num(hb.index) || !num(hb.changedAt))) {
       return fresh();
     }
+    const mk = m.mark as Record<string, unknown> | null | undefined;
+    const mark = mk && typeof mk === "object" && num(mk.index) && num(mk.seenAt) &&
+        (mk.state === "healing" || mk.state === "healed" || mk.state === "failed")
+      ? { index: mk.index as number, state: mk.state as HealState, seenAt: mk.seenAt as number }
+      : null;
     nodes[node] = {
       seen: m.seen,
+      episode: num(m.episode) ? m.episode as number : null,
+      mark,
       class: m.class as NodeMemo["class"],
       detail: m.detail,
       since: m.since as number | null,

@@ -52,6 +52,8 @@ export function timingOf(config: Config): Timing {
     takeoverDelay: config.takeoverDelay,
     lockTimeout: config.lockTimeout,
     leaseSeconds: config.leaseSeconds,
+    triggerTimeout: config.triggerTimeout,
+    checkInterval: config.checkInterval,
   };
 }
 
@@ -112,7 +114,7 @@ export async function activesHealth(
 
 /**
  * This run's observation of the actives (the catalog answer, and where it leaves gaps the
- * members list; the heartbeats), for takeover.ts. An active the answer could not have listed
+ * members list; the heartbeats and heal marks, one KV listing), for takeover.ts. An active the answer could not have listed
  * (another datacenter not asked) is left out: not looking is no evidence.
  */
 async function observation(
@@ -151,10 +153,12 @@ async function observation(
           pending: i.pending,
           unknown: i.unknown === true,
           failing: i.failing,
+          checksIndex: i.checksIndex,
         }
         : null,
       member: members?.get(node) ?? null,
-      heartbeat: beats === null ? undefined : beats.get(node) ?? null,
+      heartbeat: beats === null ? undefined : beats.beats.get(node) ?? null,
+      mark: beats === null ? undefined : beats.marks.get(node) ?? null,
     };
   });
   return { actives, lockedIndex };

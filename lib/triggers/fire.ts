@@ -5,8 +5,9 @@
  * is locked) → KV action → restart-storm verdict → steps (lib/triggers/steps.ts) applied by the
  * executor, which prints them instead under --dry-run → log.
  *
+ * An active healing itself marks it in KV around the action (lib/triggers/heal_mark.ts).
  * A deferred run (cooldown) waits, then re-reads the check and re-resolves the plan before it
- * runs: the situation may have moved on while it waited.
+ * runs: the situation may have moved on while it waited. Over 350 lines: one ordered sequence.
  */
 import { join } from "../paths.ts";
 import type { Config } from "../config.ts";
@@ -19,6 +20,7 @@ import { buildPlan, describeAction, type HealthCheck, InputError, triggerKey } f
 import type { TriggerPlan, TriggerState } from "./plan.ts";
 import { keyName, type LimitKey, STATE_FILE, type TriggerLimiter } from "./limit.ts";
 import { actionExitCode } from "./run.ts";
+import { afterAction, writeHealMark } from "./heal_mark.ts";
 import { pausedValue, pauseKeyFor, pauseSentence } from "../ops/pause.ts";
 import type { TriggerSource } from "./source.ts";
 import {
@@ -317,6 +319,7 @@ export async function fire(
   }
 
   const action = plan.action!;
+  await writeHealMark(ex, config, plan, "healing", (m) => log.warn(`${label}: ${m}`));
   log.info(`${label}: running ${describeAction(action)} as ${plan.ctx.role} (${plan.why})`);
   const done = await ex.apply(runStep(plan, settings));
   const result = done.run ?? {
@@ -330,6 +333,7 @@ export async function fire(
     ms: 0,
   };
   const code = actionExitCode(result);
+  await writeHealMark(ex, config, plan, afterAction(code), (m) => log.warn(`${label}: ${m}`));
   const how = result.timedOut
     ? `killed after the ${config.triggerTimeout}s trigger timeout`
     : describeRun(result);

@@ -5,7 +5,7 @@ import type { Instance } from "../../lib/cluster/health.ts";
 import type { ActiveInstance } from "../../lib/cluster/role.ts";
 import type { KvEntry } from "../../lib/consul/client.ts";
 import { type Config, DEFAULTS } from "../../lib/config.ts";
-import type { ActiveObservation } from "../../lib/cluster/takeover.ts";
+import type { ActiveObservation, HealMark } from "../../lib/cluster/takeover.ts";
 import type { TakeoverStore } from "../../lib/cluster/takeover_store.ts";
 
 export const nodesDoc = (extra: Record<string, unknown> = {}): ClusterDoc =>
@@ -109,6 +109,7 @@ export class MemoryFacts extends FakeFacts {
     readonly extra: {
       members?: Record<string, ActiveObservation["member"]>;
       heartbeats?: Record<string, number>;
+      marks?: Record<string, HealMark>;
       nodeHealth?: { healthy: boolean; detail: string };
     } = {},
   ) {
@@ -123,7 +124,10 @@ export class MemoryFacts extends FakeFacts {
   }
   heartbeats(prefix: string, dc?: string) {
     this.calls.push(`heartbeats ${prefix}${dc ? `@${dc}` : ""}`);
-    return Promise.resolve(new Map(Object.entries(this.extra.heartbeats ?? {})));
+    return Promise.resolve({
+      beats: new Map(Object.entries(this.extra.heartbeats ?? {})),
+      marks: new Map(Object.entries(this.extra.marks ?? {})),
+    });
   }
   nodeHealth(node: string) {
     this.calls.push(`node ${node}`);

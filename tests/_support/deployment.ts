@@ -12,7 +12,8 @@
  *     cluster-aware wrapper init script (`powerconsul service …`) in /etc/init.d;
  *   - an agent config file with the service, its `check service -s <daemon> -S <svc> -U -F
  *     <lock>` script check at 1 s through the dev launcher, `checks` watches running `watch
- *     critical|warning`, and the promote/demote key watches running the wrapper;
+ *     critical|warning`, the `service` watch running `watch service -S <svc> -s <daemon>` (the
+ *     event-driven takeover), and the promote/demote key watches running the wrapper;
  *   - its own powerconsul config file (log root, run directory, subVars) with short HA timings;
  *   - in KV: the trigger `triggers/<svc>/primary/critical` = `service @INIT start` (@INIT is the
  *     node's wrapper, so a start through a trigger goes through the wrapper like any other), and
@@ -395,6 +396,23 @@ export async function deploy(opts: DeployOptions = {}): Promise<Deployment> {
             state,
             args: [...env(n), LAUNCHER, "watch", state, "--config", n.config],
           })),
+          // the event-driven takeover, as the README recommends on every node that may take over
+          {
+            type: "service",
+            service: svc,
+            args: [
+              ...env(n),
+              LAUNCHER,
+              "watch",
+              "service",
+              "-S",
+              svc,
+              "-s",
+              n.daemon.name,
+              "--config",
+              n.config,
+            ],
+          },
           ...(["promote", "demote"] as const).map((kind) => ({
             type: "key",
             key: `service/${svc}/${n.name}/${kind}`,

@@ -298,11 +298,8 @@ export const SCENARIOS: Scenario[] = [
   {
     id: "restartable",
     title: "active's service killed but restartable: restarts in place",
-    // The claim is that an active healing itself inside the damping window keeps its role. The
-    // healing chain (check critical, watch, trigger, wrapper start, next check passing) took
-    // 1-3 s on a loaded 2-core test machine, so the window is set wider than that chain here;
-    // with the default 2 s the standby won the race in 2 of 6 runs (see bench/ha.ts).
-    deploy: { timings: { failoverDamping: 4 } },
+    // The claim is that an active healing itself keeps its role with the default damping: its
+    // trigger's heal mark ("healing", then "healed") holds the standbys off while it restarts.
     expectActive: (old) => [old.name],
     async run(d, rec) {
       const old = d.nodes[0]!;

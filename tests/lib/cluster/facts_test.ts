@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { clusterKeyFor, clusterPrefixFor, IdentityCache } from "../../../lib/cluster/facts.ts";
+import {
+  clusterKeyFor,
+  clusterPrefixFor,
+  healKey,
+  IdentityCache,
+  LiveFacts,
+} from "../../../lib/cluster/facts.ts";
 import { UsageError } from "../../../lib/errors.ts";
 import { config } from "../../_support/cluster.ts";
 
@@ -35,4 +41,39 @@ Deno.test("IdentityCache: nodeName beats the hint, the hint beats the agent, one
   assert.equal(await id.node(), "agent-node");
   assert.equal(await id.datacenter(), "dc9");
   assert.equal(reads, 1);
+});
+
+Deno.test("LiveFacts.heartbeats(): one listing gives the heartbeats' indexes and the heal marks", async () => {
+  const lists: string[] = [];
+  const e = (key: string, value: string | null, modifyIndex: number) => ({
+    key,
+    value,
+    modifyIndex,
+  });
+  const consul = {
+    kvList: (prefix: string) => {
+      lists.push(prefix);
+      return Promise.resolve({
+        entries: [
+          e("service/web/a1/heartbeat", "123", 70),
+          e("service/web/a1/healing", "failed", 75),
+          e("service/web/a2/healing", "healing", 80),
+          e("service/web/a3/healing", "garbage", 81),
+          e("service/web/a3/promote", "NULL", 82),
+          e("service/web/a4/x/healing", "failed", 83),
+        ],
+      });
+    },
+  };
+  // deno-lint-ignore no-explicit-any
+  const c = consul as any;
+  const f = new LiveFacts(c, new IdentityCache(c, config()));
+  const keys = await f.heartbeats("service/web/");
+  assert.deepEqual(lists, ["service/web/"]);
+  assert.deepEqual([...keys.beats], [["a1", 70]]);
+  assert.deepEqual([...keys.marks], [["a1", { index: 75, state: "failed" }], [
+    "a2",
+    { index: 80, state: "healing" },
+  ]]);
+  assert.equal(healKey("service", "web", "a1"), "service/web/a1/healing");
 });

@@ -7,7 +7,7 @@ import {
   sameClock,
 } from "../../../lib/cluster/takeover_store.ts";
 import { fresh, observe } from "../../../lib/cluster/takeover.ts";
-import { cutOff } from "../../_support/takeover.ts";
+import { cutOff, seen } from "../../_support/takeover.ts";
 import { TIMING } from "../../_support/takeover.ts";
 
 const sample = () => observe(fresh(), 1000, { actives: [cutOff("a1")], lockedIndex: 7 }, TIMING);
@@ -100,4 +100,16 @@ Deno.test("sameClock(): the wall clock may drift from the boot clock by the slac
   assert.equal(sameClock(1000, null, 9000, 12), true, "no boot clock: the wall clock alone");
   const b = bootSeconds();
   assert.ok(b === null || b > 0);
+});
+
+Deno.test("parseState(): a failure episode's check index and heal mark are kept; a bad mark is dropped", () => {
+  const obs = seen("a1", { passing: false, failing: ["web=critical"], checksIndex: 100 }, {
+    mark: { index: 104, state: "healing" },
+  });
+  const state = observe(fresh(), 1000, { actives: [obs], lockedIndex: null }, TIMING);
+  assert.equal(state.nodes.a1!.episode, 100);
+  assert.deepEqual(state.nodes.a1!.mark, { index: 104, state: "healing", seenAt: 1000 });
+  assert.deepEqual(parseState(JSON.stringify(state)), state);
+  const odd = { ...state, nodes: { a1: { ...state.nodes.a1!, mark: { index: 1, state: "x" } } } };
+  assert.equal(parseState(JSON.stringify(odd)).nodes.a1!.mark, null);
 });

@@ -2,7 +2,13 @@
 // sentences the check prints while it waits and when it takes over.
 import assert from "node:assert/strict";
 import { parseClusterDoc } from "../../../lib/cluster/doc.ts";
-import { fresh, observe, seconds, verdicts } from "../../../lib/cluster/takeover.ts";
+import {
+  type ActiveObservation,
+  fresh,
+  observe,
+  seconds,
+  verdicts,
+} from "../../../lib/cluster/takeover.ts";
 import { nodesDoc } from "../../_support/cluster.ts";
 import {
   cutOff,
@@ -286,4 +292,68 @@ Deno.test("seconds() says tenths, floored", () => {
     "20s",
     "61s",
   ]);
+});
+
+const failedAt = (checksIndex: number, mark: ActiveObservation["mark"]) =>
+  seen("a1", { passing: false, failing: ["web=critical"], checksIndex }, { mark });
+
+Deno.test("heal mark failed of this episode: due at the next look, without the damping", () => {
+  const s = new Standby(one());
+  s.run([passing("a1", { mark: { index: 40, state: "healed" } })]);
+  let d = s.wait(0.3).run([failedAt(100, null)]);
+  assert.equal(d.flipDue, false);
+  // the trigger's restart failed: its mark was written after the check turned critical
+  d = s.wait(0.3).run([failedAt(100, { index: 104, state: "failed" })]);
+  assert.equal(d.flipDue, true, d.reason);
+  assert.match(d.reason, /a1 failed \(web=critical, heal mark failed\)/);
+});
+
+Deno.test("heal mark of an earlier episode: the damping as without one", () => {
+  const s = new Standby(one());
+  const old = { index: 40, state: "failed" } as const;
+  s.run([passing("a1", { mark: old })]);
+  assert.equal(s.wait(0.3).run([failedAt(100, old)]).flipDue, false);
+  assert.equal(s.over(1, [failedAt(100, old)]).flipDue, false);
+  assert.equal(s.over(1, [failedAt(100, old)]).flipDue, true);
+  // fresh memory: a mark first seen with the failure is not known to belong to it
+  const f = new Standby(one());
+  f.run([failedAt(100, { index: 90, state: "failed" })]);
+  assert.equal(f.wait(0.3).run([failedAt(100, { index: 90, state: "failed" })]).flipDue, false);
+});
+
+Deno.test("heal mark healing: waits past the damping, bounded by the trigger timeout", () => {
+  const s = new Standby(one(), "s1", { ...TIMING, triggerTimeout: 6 });
+  s.run([passing("a1")]);
+  const healing = { index: 103, state: "healing" } as const;
+  s.wait(0.5).run([failedAt(100, null)]);
+  let d = s.over(3, [failedAt(100, healing)]);
+  assert.equal(d.flipDue, false, "inside the trigger's run");
+  assert.match(d.reason, /taking over after 7s/);
+  assert.equal(s.over(3, [failedAt(100, healing)]).flipDue, false);
+  d = s.over(1, [failedAt(100, healing)]);
+  assert.equal(d.flipDue, true, d.reason);
+  // never beyond takeoverDelay
+  const t = new Standby(one(), "s1", { ...TIMING, triggerTimeout: 300 });
+  t.run([failedAt(100, null)]);
+  assert.match(t.over(1, [failedAt(100, healing)]).reason, /taking over after 20s/);
+});
+
+Deno.test("heal mark healed: two check intervals for its check to pass, then it keeps its role", () => {
+  const s = new Standby(one(), "s1", { ...TIMING, checkInterval: 1 });
+  s.run([passing("a1")]);
+  s.wait(0.5).run([failedAt(100, { index: 103, state: "healing" })]);
+  const healed = { index: 105, state: "healed" } as const;
+  let d = s.over(2, [failedAt(100, healed)]);
+  assert.equal(d.flipDue, false);
+  assert.match(d.reason, /heal mark healed\) for 2s: taking over after 3s/);
+  d = s.wait(0.5).run([passing("a1", { mark: healed })]);
+  assert.equal(d.flipDue, false);
+  assert.equal(s.state.nodes.a1!.since, null);
+  // healed but its check never passes: taken over two intervals after the mark
+  const u = new Standby(one(), "s1", { ...TIMING, checkInterval: 1 });
+  u.run([passing("a1")]);
+  u.wait(0.5).run([failedAt(100, null)]);
+  u.over(1.5, [failedAt(100, healed)]);
+  assert.equal(u.over(1, [failedAt(100, healed)]).flipDue, false);
+  assert.equal(u.over(1, [failedAt(100, healed)]).flipDue, true);
 });

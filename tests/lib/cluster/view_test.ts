@@ -349,6 +349,22 @@ Deno.test("readClusterView() with a memory: observes, decides by the takeover ru
       assert.ok(!f.calls.includes("kv service/web/history"), "an active passing: no history read");
     },
   );
+  await t.step("a failed active's check index and heal mark reach the memory", async () => {
+    const store = new MemoryTakeoverStore(clock.now);
+    const down = instance("a1", false, "dc1", ["web=critical"], { checksIndex: 100 });
+    const f = new MemoryFacts(
+      { node: "s1", datacenter: "dc1", kv, health: { dc1: [down, me] } },
+      store,
+      { marks: { a1: { index: 104, state: "failed" } } },
+    );
+    const v = await readClusterView(f, cfg, "web");
+    assert.equal(v.takeover?.nodes.a1?.episode, 100);
+    assert.deepEqual(v.takeover?.nodes.a1?.mark, {
+      index: 104,
+      state: "failed",
+      seenAt: clock.now(),
+    });
+  });
   await t.step("an active node reads no memory", async () => {
     const store = new MemoryTakeoverStore(clock.now);
     const f = new MemoryFacts({ node: "a1", datacenter: "dc1", kv, health: { dc1: [] } }, store);

@@ -264,3 +264,34 @@ Deno.test("fire() stateKnown: the caller's first-hand state stands over the agen
   assert.ok(!w.source.reads.slice(-4).includes("status"), "the agent was not asked");
   await Deno.remove(w.dir, { recursive: true });
 });
+
+Deno.test("fire(): a primary marks its healing in KV before the action and the result after", async () => {
+  for (const [code, after] of [[0, "healed"], [1, "failed"]] as const) {
+    const w = await world();
+    w.source.role = () =>
+      Promise.resolve({ role: "primary", why: "listed active", detail: "d" } as RoleFacts);
+    w.source.kvData.set("triggers/web/primary/critical", "/usr/sbin/service web start");
+    (w.effects as { runner: unknown }).runner = new RecordingRunner(() => ({ code }));
+    const r = await fire(check, "critical", w.deps);
+    assert.equal(r.code, code);
+    assert.deepEqual(w.effects.calls, [
+      "kv service/web/n1/healing=healing cas=- dc=-",
+      "run /usr/sbin/service web start",
+      `kv service/web/n1/healing=${after} cas=- dc=-`,
+    ]);
+    await Deno.remove(w.dir, { recursive: true });
+  }
+});
+
+Deno.test("fire(): a mark that cannot be written is one warning; the action still runs", async () => {
+  const w = await world();
+  w.source.role = () =>
+    Promise.resolve({ role: "primary", why: "listed active", detail: "d" } as RoleFacts);
+  w.source.kvData.set("triggers/web/primary/critical", "/usr/sbin/service web start");
+  w.effects.kvPut = () => Promise.reject(new Error("connection refused"));
+  const r = await fire(check, "critical", w.deps);
+  assert.equal(r.outcome, "ran");
+  assert.deepEqual(w.effects.calls, ["run /usr/sbin/service web start"]);
+  assert.equal(w.logs.filter((l) => /heal mark .* not written/.test(l)).length, 2, w.logs.join());
+  await Deno.remove(w.dir, { recursive: true });
+});
