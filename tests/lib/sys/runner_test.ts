@@ -53,18 +53,24 @@ Deno.test("runner: a finished run leaves no timer behind, so the process can end
 });
 
 Deno.test("runner: children see the ACL token variables empty unless passToken is set", async () => {
-  Deno.env.set("CONSUL_HTTP_TOKEN", "s3cret-token");
-  Deno.env.set("CONSUL_HTTP_TOKEN_FILE", "/etc/powerconsul/token");
-  try {
-    const argv = ["sh", "-c", `echo "[$CONSUL_HTTP_TOKEN][$CONSUL_HTTP_TOKEN_FILE]"`];
+  // In a process of its own: the environment is the whole test process's, and test files run
+  // side by side in it (a token set here would reach every other file's children).
+  const runner = new URL("../../../lib/sys/runner.ts", import.meta.url).href;
+  const code = `import { denoRunner, makeDenoRunner } from ${JSON.stringify(runner)};
+    const argv = ["sh", "-c", 'echo "[$CONSUL_HTTP_TOKEN][$CONSUL_HTTP_TOKEN_FILE]"'];
     const r = await denoRunner.run(argv, { timeoutMs: 5000 });
-    assert.equal(r.stdout.trim(), "[][]");
     const kept = await makeDenoRunner({ passToken: true }).run(argv, { timeoutMs: 5000 });
-    assert.equal(kept.stdout.trim(), "[s3cret-token][/etc/powerconsul/token]");
-  } finally {
-    Deno.env.delete("CONSUL_HTTP_TOKEN");
-    Deno.env.delete("CONSUL_HTTP_TOKEN_FILE");
-  }
+    console.log(JSON.stringify([r.stdout.trim(), kept.stdout.trim()]));`;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--no-check", code],
+    env: { CONSUL_HTTP_TOKEN: "s3cret-token", CONSUL_HTTP_TOKEN_FILE: "/etc/powerconsul/token" },
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  assert.deepEqual(JSON.parse(new TextDecoder().decode(out.stdout)), [
+    "[][]",
+    "[s3cret-token][/etc/powerconsul/token]",
+  ]);
 });
 
 Deno.test("runner: a child runs in a process group of its own", async () => {
