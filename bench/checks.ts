@@ -155,6 +155,7 @@ export async function checkSection(
   ];
 
   const compiled = await compileBinary(w, n2, say);
+  const bundle = await bundleMain(w, say);
   const checks: CheckRow[] = [];
   const breakdown: BreakdownRow[] = [];
   const timeline: { phase: string; ms: Stat }[] = [];
@@ -162,7 +163,9 @@ export async function checkSection(
   for (const sc of scenarios) {
     await sc.prepare?.();
     const launcher = [LAUNCHER, ...sc.args];
-    const direct = [w.deno, ...DENO_RUN, ...sc.node.flags, join(REPO, "main.ts"), ...sc.args];
+    const source = [w.deno, ...DENO_RUN, ...sc.node.flags, join(REPO, "main.ts"), ...sc.args];
+    // the shipped code form: main.ts bundled into one module (scripts/compile.sh compiles that)
+    const direct = [w.deno, ...DENO_RUN, ...sc.node.flags, bundle, ...sc.args];
     const floor = [
       w.deno,
       ...DENO_RUN,
@@ -184,6 +187,7 @@ export async function checkSection(
     const isPrimary = sc.name === "primary";
     if (isPrimary) {
       variants.launcher = launcher;
+      variants.source = source;
       variants.traced = ["env", "POWERCONSUL_TRACE=1", ...direct];
       variants.empty = [w.deno, ...DENO_RUN, ...sc.node.flags, join(REPO, "bench", "empty.ts")];
       variants.nodePath = [
@@ -265,7 +269,8 @@ export async function checkSection(
         b("deno, import node:path only", got.nodePath!, "Node compat layer"),
         b("bare floor: deno + one fetch", got.bare!, "+ one request"),
         b("honest floor: + probe spawn", got.floor!, "+ `service X status` in flight"),
-        b("check via deno run (no launcher)", got.check!, "main.ts under the flags"),
+        b("check, bundled (the per-check rows)", got.check!, "one module, as compiled"),
+        b("check via deno run of main.ts", got.source!, "module by module"),
         b("check via the launcher", got.launcher!, "what the agent runs in dev/tests"),
         b("launcher, powerconsul --version", got.launcherOnly!, "bash + _deno.sh + deno"),
         b("probe: service <name> status", got.probe!, "runs during the requests"),
@@ -312,6 +317,22 @@ export async function checkSection(
     await (await n.agent.api("/v1/agent/service/deregister/web", { method: "PUT" })).body?.cancel();
   }
   return { checks, breakdown, timeline, notes };
+}
+
+/** main.ts bundled into one module (`deno bundle`, as scripts/compile.sh does before compiling). */
+async function bundleMain(w: World, say: (s: string) => void): Promise<string> {
+  const out = join(w.tmp, "powerconsul.bundle.js");
+  const r = await new Deno.Command(w.deno, {
+    args: ["bundle", "-q", "-o", out, join(REPO, "main.ts")],
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(120_000),
+  }).output();
+  if (!r.success) {
+    say(`  bundle failed: ${new TextDecoder().decode(r.stderr)}`);
+    throw new Error("deno bundle failed");
+  }
+  return out;
 }
 
 /**
