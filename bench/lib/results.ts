@@ -62,7 +62,16 @@ export interface WatchRow {
 
 export interface FailoverRow {
   intervalS: number;
+  /** With the event-driven path (`watch service`) in the agents' watches. */
+  event?: boolean;
+  /** service: the active's service failed (node healthy); node: the active's agent killed. */
+  fault?: "service" | "node";
   runs: number;
+  /**
+   * The active's check critical on its agent → the standby's service runs (service faults).
+   * For node faults toRunningMs counts from the kill.
+   */
+  critToRunningMs?: Stat | null;
   /** Stop of the active's service → the standby's service runs (pid file + /proc). */
   toRunningMs: Stat | null;
   /** … → the standby's check passing on its agent. */
