@@ -43,14 +43,20 @@ export interface CheckSectionResult {
  * the runtime's time origin, which is `origin` in epoch ms.
  */
 function traceOf(s: Observed): [string, number][] | null {
+  return traceFields(s)?.map(([k, v]) => [k, v]) ?? null;
+}
+
+/** [phase, ms after exec, RSS MiB at that point] from the trace line. */
+function traceFields(s: Observed): [string, number, number][] | null {
   const line = s.stderr.split("\n").find((l) => l.startsWith("powerconsul trace: "));
   if (!line) return null;
   const fields = line.slice("powerconsul trace: ".length).trim().split(" ").map((f) => {
     const [k, v] = f.split("=");
-    return [k!, Number(v!.split("/")[0])] as [string, number];
+    const [ms, rss] = v!.split("/");
+    return [k!, Number(ms), Number(rss)] as [string, number, number];
   });
   const origin = fields.shift()![1] - s.startEpochMs;
-  return fields.map(([k, v]) => [k, origin + v]);
+  return fields.map(([k, v, rss]) => [k, origin + v, rss]);
 }
 
 function answerOf(s: Sample): { state: string; role: string } {
@@ -295,11 +301,16 @@ export async function checkSection(
       const traces = got.traced!.map(traceOf).filter((t) => t !== null);
       const phases = traces[0]?.map(([p]) => p) ?? [];
       for (const [i, p] of phases.entries()) {
-        const at = traces.map((t) => t[i]?.[1] ?? NaN).filter(Number.isFinite);
         const len = traces.map((t) => (t[i]?.[1] ?? NaN) - (i ? t[i - 1]![1] : 0))
           .filter(Number.isFinite);
-        ph(`trace ${p}: ms after exec`, at);
         ph(`trace ${p}: phase length`, len);
+      }
+      // RSS as the run goes: which phases grow the process (runtime pages touched, heap)
+      const rssTraces = got.traced!.map(traceFields).filter((t) => t !== null);
+      for (const p of ["main", "context", "probe-spawned", "reads", "log", "done"]) {
+        const xs = rssTraces.map((t) => t.find(([k]) => k === p)?.[2] ?? NaN)
+          .filter(Number.isFinite);
+        if (xs.length) ph(`trace RSS MiB after ${p}`, xs);
       }
       if (traces.length === 0) {
         notes.push(`no trace line from the check: ${got.traced![0]?.stderr.slice(0, 200)}`);
