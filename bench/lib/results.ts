@@ -118,6 +118,8 @@ export interface Results {
   startPrimary: StartPrimaryRow | null;
   totalSeconds: number;
   notes: string[];
+  /** Each section's own notes, so a run of some sections can keep the others' (bench/run.ts). */
+  sectionNotes?: Record<string, string[]>;
 }
 
 // ---------------------------------------------------------------------------------------------
