@@ -262,7 +262,8 @@ export async function failoverSection(
         const t0 = performance.now();
         await A.daemon.stop();
         const m: { crit?: number; flip?: number; run?: number; pass?: number } = {};
-        const deadline = t0 + 30_000 + 6_000 * intervalS;
+        let flipped = true;
+        const deadline = t0 + 20_000 + 4_000 * intervalS;
         while (performance.now() < deadline && m.pass === undefined) {
           const tick = performance.now();
           const [running, cA, cB, doc] = await Promise.all([
@@ -290,8 +291,15 @@ export async function failoverSection(
               Math.round(performance.now() - t0)
             } ms; ${A.agent.name} → ${B.agent.name}; doc ${JSON.stringify(await docOf())}`,
           );
-          // put the world back: the standby's daemon started by hand if it never was
-          if (!(await B.daemon.isRunning())) await B.daemon.start();
+          // put the world back: a flip that happened keeps its roles (the standby's daemon
+          // started by hand if it never was); without a flip the roles stay as they were
+          const doc = await docOf();
+          flipped = !!doc && same(doc.active_nodes, [B.agent.name]);
+          if (flipped && !(await B.daemon.isRunning())) await B.daemon.start();
+          if (!flipped) {
+            if (await B.daemon.isRunning()) await B.daemon.stop();
+            if (!(await A.daemon.isRunning())) await A.daemon.start();
+          }
         } else {
           detail.push({
             toActiveCriticalMs: m.crit ?? NaN,
@@ -304,9 +312,18 @@ export async function failoverSection(
           `  ${label} run ${r + 1}: critical ${fmt(m.crit)}, flip ${fmt(m.flip)}, ` +
             `running ${fmt(m.run)}, passing ${fmt(m.pass)}`,
         );
-        active = B;
-        standby = A;
-        await settle(active, standby, intervalS, `roles settled after run ${r + 1}`);
+        if (flipped) {
+          active = B;
+          standby = A;
+        }
+        try {
+          await settle(active, standby, intervalS, `roles settled after run ${r + 1}`);
+        } catch (e) {
+          // the roles did not settle: the rest of this cell would measure a broken world
+          failures.push(`${label} after run ${r + 1}: ${(e as Error).message.split("\n")[0]}`);
+          say(`  ${label}: ${failures.at(-1)}`);
+          break;
+        }
       }
       const col = (k: keyof FailoverRow["detail"][number]) =>
         detail.length ? stat(detail.map((d) => d[k]).filter((x) => Number.isFinite(x))) : null;
