@@ -103,13 +103,15 @@ export async function failoverSection(
   const net = cluster.netAllow;
   const base = uniqueName("pcfo");
   const nodes: FoNode[] = [];
+  /** Each node's config rewritten for a check interval (the HA timings follow it). */
+  const configs: ((intervalS: number) => Promise<void>)[] = [];
   for (const [i, agent] of [w.n2.agent, w.n3.agent].entries()) {
     const tag = `n${i + 2}`;
     const daemon = await installInitScript(`${base}-d${i + 2}`);
     w.defer(() => daemon.remove());
     const dir = join(w.dirs.configDir, `fo-${tag}`);
     await Deno.mkdir(dir, { recursive: true });
-    const config = await writeConfig(dir, {
+    const configOf = (intervalS: number) => ({
       logDir: join(w.dirs.logDir, `fo-${tag}`),
       clusterKey: "cluster",
       subVars: { INIT: daemon.name },
@@ -117,7 +119,10 @@ export async function failoverSection(
       triggerCooldown: 0,
       triggerBurst: 10_000,
       switchTimeout: 30,
+      ...haTimings(intervalS),
     });
+    const config = await writeConfig(dir, configOf(1));
+    configs.push((intervalS) => writeConfig(dir, configOf(intervalS)).then(() => {}));
     const wrapper = `${base}-w${i + 2}`;
     const lockFile = join(w.dirs.lockDir, `${wrapper}.lock`);
     const path = await installWrapperScript({
@@ -186,6 +191,7 @@ export async function failoverSection(
     await n.agent.reload();
   };
   const registerAll = async (intervalS: number) => {
+    for (const c of configs) await c(intervalS);
     for (const n of nodes) {
       await register(n.agent, {
         ID: SVC,
@@ -449,6 +455,21 @@ export async function failoverSection(
       detail: [],
     };
   }
+}
+
+/**
+ * The HA timings an operator sets for a check interval (lib/config.ts haTimingProblem): the
+ * interval itself, a lease that outlives two runs and a slow request (httpTimeout 5 s), and a
+ * takeover delay past the lease, one interval and the fencing margin (5 s). At 1 s these are the
+ * defaults.
+ */
+function haTimings(intervalS: number) {
+  const leaseSeconds = Math.max(10, 2 * intervalS + 5);
+  return {
+    checkInterval: intervalS,
+    leaseSeconds,
+    takeoverDelay: Math.max(20, leaseSeconds + intervalS + 5),
+  };
 }
 
 function fmt(ms: number | undefined): string {
