@@ -36,7 +36,8 @@ out.push(
 );
 out.push(
   `Measured with \`deno task bench\` on ${m.cpu} (${m.cores} cores), ${m.kernel}, Deno ${m.deno}, ` +
-    `Consul ${m.consul}, on ${m.date.slice(0, 10)}; the whole bench took ${r.totalSeconds} s. ` +
+    `Consul ${m.consul}, on ${m.date.slice(0, 10)}; the last bench run took ${r.totalSeconds} s ` +
+    "(the notes under the table name any section kept from an earlier run). " +
     `Figures are median, min and max over ${r.runs} runs per check variant (fewer for the ` +
     `50,000-entry watch and for failover, as labelled). Everything runs on throwaway Consul ` +
     `agents on loopback; the results file is \`bench/results.json\`.`,
@@ -54,7 +55,7 @@ out.push(
     "everything it waited for; RSS is the peak of the largest process. Requests are counted by " +
     "a loopback proxy in front of the agent; *exec → first request* is when the first request " +
     "byte reached that proxy. The *trace* rows are the check's own timestamps " +
-    "(`POWERCONSUL_TRACE=1`, lib/trace.ts): each phase's end in ms after exec and its length.",
+    "(`POWERCONSUL_TRACE=1`, lib/trace.ts): each phase's length, and the process's RSS after some.",
   "- **Watch**: `powerconsul watch critical` fed a checks-watch payload on stdin; three entries " +
     "(one in the 1-entry payload) belong to the local node and their triggers have no action in " +
     "KV, so the figure is reading, validating, selecting and resolving roles.",
@@ -66,7 +67,9 @@ out.push(
     "Each interval runs with the check's `-U` alone and with the event-driven takeover watch " +
     "(`watch service`) added; the headline figure counts from the old active's check turning " +
     "critical on its agent. Node death kills the active's agent instead (event path on) and " +
-    "counts from the kill. Re-run this part alone with " +
+    "counts from the kill. Each node's config follows the interval as an operator sets it " +
+    "(`checkInterval`; `leaseSeconds` = max(10, 2 × interval + 5); `takeoverDelay` = max(20, " +
+    "lease + interval + 5)); `failoverDamping` is the default 2 s. Re-run this part alone with " +
     "`BENCH_SECTIONS=failover deno task bench` (BENCH_FAILOVER_RUNS, BENCH_FAILOVER_INTERVALS).",
   "",
 );
@@ -116,7 +119,9 @@ for (const f of r.failover) {
   const i = f.intervalS * 1000;
   if (run.median > i + 1000 || run.max > 2 * i + 1000) {
     missed.push(
-      `failover at ${f.intervalS} s: median ${s2(run.median)}, max ${s2(run.max)} ` +
+      `failover at ${f.intervalS} s${
+        f.event === undefined ? "" : f.event ? " with watch service" : " (-U only)"
+      }, service stop → standby running: median ${s2(run.median)}, max ${s2(run.max)} ` +
         `(target ≤ ${s2(i + 1000)} / ≤ ${s2(2 * i + 1000)})`,
     );
   }
@@ -127,6 +132,7 @@ if (missed.length) {
 } else {
   out.push("Every target was met in this run.", "");
 }
+if (r.notes.length) out.push("Notes:", "", ...r.notes.map((x) => `- ${x}`), "");
 const b = Object.fromEntries(r.breakdown.map((x) => [x.what, x.wallMs.median]));
 const get = (k: string) => b[k] ?? NaN;
 if (r.breakdown.length) {
