@@ -8,6 +8,10 @@ import { run } from "./cmd/mod.ts";
 import { processEnv } from "./lib/env.ts";
 import type { Io } from "./lib/context.ts";
 import { readAllText } from "./lib/stdin.ts";
+import { enableTrace, mark, traceLine } from "./lib/trace.ts";
+
+if (processEnv("POWERCONSUL_TRACE") === "1") enableTrace();
+mark("main");
 
 const encoder = new TextEncoder();
 
@@ -47,5 +51,8 @@ const io: Io = {
 };
 
 const code = await run(Deno.args, io);
+mark("done");
+const trace = traceLine();
+if (trace) io.err(trace);
 if (stdinPending) Deno.exit(code);
 Deno.exitCode = code;

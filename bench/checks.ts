@@ -1,7 +1,10 @@
 /**
- * Sections 1, 2 and 5 of the bench: one `check service` process per run in four scenarios, each
- * interleaved with its floor (one fetch under the same flags), with requests counted and the
- * first request timestamped; and, in the primary scenario, the pieces a check is made of.
+ * Sections 1, 2 and 5 of the bench: one `check service` process per run in four scenarios
+ * (`deno run` of main.ts under the shipped flags: what the compiled binary runs, without the dev
+ * launcher's bash), each interleaved with its honest floor (one fetch and the probe's spawn under
+ * the same flags, bench/floor_probe.ts) and the bare floor (the fetch alone), with requests
+ * counted and the first request timestamped; and, in the primary scenario, the pieces a check is
+ * made of and the check's own per-phase timestamps (POWERCONSUL_TRACE=1, lib/trace.ts).
  *
  * @module
  */
@@ -33,6 +36,27 @@ export interface CheckSectionResult {
   breakdown: BreakdownRow[];
   timeline: { phase: string; ms: Stat }[];
   notes: string[];
+}
+
+/**
+ * The check's trace line (lib/trace.ts) as [phase, ms after exec] pairs; each mark is ms after
+ * the runtime's time origin, which is `origin` in epoch ms.
+ */
+function traceOf(s: Observed): [string, number][] | null {
+  return traceFields(s)?.map(([k, v]) => [k, v]) ?? null;
+}
+
+/** [phase, ms after exec, RSS MiB at that point] from the trace line. */
+function traceFields(s: Observed): [string, number, number][] | null {
+  const line = s.stderr.split("\n").find((l) => l.startsWith("powerconsul trace: "));
+  if (!line) return null;
+  const fields = line.slice("powerconsul trace: ".length).trim().split(" ").map((f) => {
+    const [k, v] = f.split("=");
+    const [ms, rss] = v!.split("/");
+    return [k!, Number(ms), Number(rss)] as [string, number, number];
+  });
+  const origin = fields.shift()![1] - s.startEpochMs;
+  return fields.map(([k, v, rss]) => [k, origin + v, rss]);
 }
 
 function answerOf(s: Sample): { state: string; role: string } {
@@ -137,6 +161,7 @@ export async function checkSection(
   ];
 
   const compiled = await compileBinary(w, n2, say);
+  const bundle = await bundleMain(w, say);
   const checks: CheckRow[] = [];
   const breakdown: BreakdownRow[] = [];
   const timeline: { phase: string; ms: Stat }[] = [];
@@ -144,7 +169,19 @@ export async function checkSection(
   for (const sc of scenarios) {
     await sc.prepare?.();
     const launcher = [LAUNCHER, ...sc.args];
+    const source = [w.deno, ...DENO_RUN, ...sc.node.flags, join(REPO, "main.ts"), ...sc.args];
+    // the shipped code form: main.ts bundled into one module (scripts/compile.sh compiles that)
+    const direct = [w.deno, ...DENO_RUN, ...sc.node.flags, bundle, ...sc.args];
     const floor = [
+      w.deno,
+      ...DENO_RUN,
+      ...sc.node.flags,
+      join(REPO, "bench", "floor_probe.ts"),
+      sc.node.addr,
+      "web",
+      sc.node === n2 ? s2.name : s3.name,
+    ];
+    const bare = [
       w.deno,
       ...DENO_RUN,
       ...sc.node.flags,
@@ -152,10 +189,12 @@ export async function checkSection(
       sc.node.addr,
       "web",
     ];
-    const variants: Record<string, string[]> = { check: launcher, floor };
+    const variants: Record<string, string[]> = { check: direct, floor, bare };
     const isPrimary = sc.name === "primary";
     if (isPrimary) {
-      variants.direct = [w.deno, ...DENO_RUN, ...sc.node.flags, join(REPO, "main.ts"), ...sc.args];
+      variants.launcher = launcher;
+      variants.source = source;
+      variants.traced = ["env", "POWERCONSUL_TRACE=1", ...direct];
       variants.empty = [w.deno, ...DENO_RUN, ...sc.node.flags, join(REPO, "bench", "empty.ts")];
       variants.nodePath = [
         w.deno,
@@ -186,6 +225,7 @@ export async function checkSection(
     }
     const c = got.check!;
     const fl = got.floor!;
+    const bf = got.bare!;
     const a = answerOf(c[c.length - 1]!);
     if (a.state !== sc.expectState || a.role !== sc.expectRole) {
       notes.push(
@@ -206,8 +246,13 @@ export async function checkSection(
         rssMiB: stat(fl.map((x) => mib(x.rssKb))),
         toFirstRequestMs: stat(fl.map((x) => x.toFirstMs)),
       },
+      bareFloor: {
+        wallMs: stat(bf.map((x) => x.wallMs)),
+        cpuMs: stat(bf.map((x) => x.cpuMs)),
+        rssMiB: stat(bf.map((x) => mib(x.rssKb))),
+      },
       ratio: NaN,
-      targets: { ratio: 1.3, requests: sc.targetRequests },
+      targets: { ratio: 1.15, requests: sc.targetRequests, cpuRatio: 1.2, rssMiB: 40 },
     };
     row.ratio = row.wallMs.median / row.floor.wallMs.median;
     checks.push(row);
@@ -228,9 +273,11 @@ export async function checkSection(
         b("deno, empty module", got.empty!, "runtime start under the flags"),
         b("deno, import check's graph", got.imports!, "+ module loading"),
         b("deno, import node:path only", got.nodePath!, "Node compat layer"),
-        b("floor: deno + one fetch", got.floor!, "+ one request"),
-        b("check via deno run (no launcher)", got.direct!, "main.ts under the flags"),
-        b("check via the launcher", got.check!, "what the agent runs in dev/tests"),
+        b("bare floor: deno + one fetch", got.bare!, "+ one request"),
+        b("honest floor: + probe spawn", got.floor!, "+ `service X status` in flight"),
+        b("check, bundled (the per-check rows)", got.check!, "one module, as compiled"),
+        b("check via deno run of main.ts", got.source!, "module by module"),
+        b("check via the launcher", got.launcher!, "what the agent runs in dev/tests"),
         b("launcher, powerconsul --version", got.launcherOnly!, "bash + _deno.sh + deno"),
         b("probe: service <name> status", got.probe!, "runs during the requests"),
       );
@@ -243,16 +290,37 @@ export async function checkSection(
         );
       }
       const ph = (phase: string, xs: number[]) => timeline.push({ phase, ms: stat(xs) });
-      ph("check (launcher): exec → first request", c.map((x) => x.toFirstMs));
-      ph("check (launcher): exec → last answer", c.map((x) => x.toLastMs));
-      ph("check (launcher): last answer → exit", c.map((x) => x.wallMs - x.toLastMs));
-      const d = got.direct!;
+      const d = c;
       ph("check (deno run): exec → first request", d.map((x) => x.toFirstMs));
       ph("check (deno run): first request → last answer", d.map((x) => x.toLastMs - x.toFirstMs));
       ph("check (deno run): last answer → exit", d.map((x) => x.wallMs - x.toLastMs));
       ph("floor: exec → first request", fl.map((x) => x.toFirstMs));
       ph("floor: first request → last answer", fl.map((x) => x.toLastMs - x.toFirstMs));
       ph("floor: last answer → exit", fl.map((x) => x.wallMs - x.toLastMs));
+      // the check's own marks (lib/trace.ts), ms after exec, and each phase's own length
+      const traces = got.traced!.map(traceOf).filter((t) => t !== null);
+      const phases = traces[0]?.map(([p]) => p) ?? [];
+      for (const [i, p] of phases.entries()) {
+        const len = traces.map((t) => (t[i]?.[1] ?? NaN) - (i ? t[i - 1]![1] : 0))
+          .filter(Number.isFinite);
+        ph(`trace ${p}: phase length`, len);
+      }
+      // RSS as the run goes: which phases grow the process (runtime pages touched, heap)
+      const rssTraces = got.traced!.map(traceFields).filter((t) => t !== null);
+      for (const p of ["main", "context", "probe-spawned", "reads", "log", "done"]) {
+        const xs = rssTraces.map((t) => t.find(([k]) => k === p)?.[2] ?? NaN)
+          .filter(Number.isFinite);
+        if (xs.length) ph(`trace RSS MiB after ${p}`, xs);
+      }
+      if (traces.length === 0) {
+        notes.push(`no trace line from the check: ${got.traced![0]?.stderr.slice(0, 200)}`);
+      } else {
+        const exits = got.traced!.map((s) => {
+          const t = traceOf(s);
+          return t ? s.wallMs - t[t.length - 1]![1] : NaN;
+        }).filter(Number.isFinite);
+        ph("trace done → process exit", exits);
+      }
     }
   }
   // leave the web registrations out of the later sections' way
@@ -260,6 +328,22 @@ export async function checkSection(
     await (await n.agent.api("/v1/agent/service/deregister/web", { method: "PUT" })).body?.cancel();
   }
   return { checks, breakdown, timeline, notes };
+}
+
+/** main.ts bundled into one module (`deno bundle`, as scripts/compile.sh does before compiling). */
+async function bundleMain(w: World, say: (s: string) => void): Promise<string> {
+  const out = join(w.tmp, "powerconsul.bundle.js");
+  const r = await new Deno.Command(w.deno, {
+    args: ["bundle", "-q", "-o", out, join(REPO, "main.ts")],
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(120_000),
+  }).output();
+  if (!r.success) {
+    say(`  bundle failed: ${new TextDecoder().decode(r.stderr)}`);
+    throw new Error("deno bundle failed");
+  }
+  return out;
 }
 
 /**

@@ -6,7 +6,9 @@
  *
  * Env: BENCH_RUNS (per-check runs, default 25), BENCH_FAILOVER_RUNS (default 5),
  * BENCH_SECTIONS (comma list of checks,watch,failover; default all), BENCH_KEEP_LOGS=1 (copy
- * powerconsul's logs to .tmp/bench-logs-<pid> before cleaning up).
+ * powerconsul's logs to .tmp/bench-logs-<pid> before cleaning up). A run of some sections keeps
+ * the other sections' figures of the existing bench/results.json, so one section is re-run with
+ * one command (e.g. `BENCH_SECTIONS=failover deno task bench`) and the README regenerated.
  *
  * @module
  */
@@ -47,6 +49,37 @@ const num = (name: string, def: number) => {
   return Number.isInteger(v) && v > 0 ? v : def;
 };
 
+const ALL = ["checks", "watch", "failover"] as const;
+
+/** Carry the sections not run now over from the previous results file (when there is one). */
+async function keepOthers(path: string, r: Results, ran: Set<string>): Promise<void> {
+  let prev: Results;
+  try {
+    prev = JSON.parse(await Deno.readTextFile(path)) as Results;
+  } catch {
+    return;
+  }
+  const kept: string[] = [];
+  for (const s of ALL) {
+    if (ran.has(s)) continue;
+    kept.push(s);
+    if (s === "checks") {
+      Object.assign(r, { checks: prev.checks, breakdown: prev.breakdown, timeline: prev.timeline });
+      r.runs = prev.runs;
+    }
+    if (s === "watch") r.watch = prev.watch;
+    if (s === "failover") {
+      Object.assign(r, { failover: prev.failover, startPrimary: prev.startPrimary });
+    }
+    const notes = prev.sectionNotes?.[s] ?? [];
+    r.notes.push(...notes);
+    r.sectionNotes![s] = notes;
+  }
+  if (kept.length) {
+    r.notes.push(`${kept.join(", ")}: kept from the previous run (${prev.machine.date})`);
+  }
+}
+
 async function main(): Promise<number> {
   const t0 = performance.now();
   const runs = num("BENCH_RUNS", 25);
@@ -65,6 +98,7 @@ async function main(): Promise<number> {
     startPrimary: null,
     totalSeconds: 0,
     notes: [],
+    sectionNotes: {},
   };
   say(`bench: starting a throwaway cluster (server + 2 clients) on loopback`);
   const w = await openWorld();
@@ -80,10 +114,12 @@ async function main(): Promise<number> {
       const c = await checkSection(w, runs, say);
       Object.assign(results, { checks: c.checks, breakdown: c.breakdown, timeline: c.timeline });
       results.notes.push(...c.notes);
+      results.sectionNotes!.checks = c.notes;
     }
     if (sections.has("watch")) {
       say("bench: watch throughput");
       results.watch = await watchSection(w, runs, say);
+      results.sectionNotes!.watch = [];
     }
     if (sections.has("failover")) {
       say(`bench: failover, ${foRuns} runs per interval`);
@@ -91,6 +127,7 @@ async function main(): Promise<number> {
       results.failover = f.failover;
       results.startPrimary = f.startPrimary;
       results.notes.push(...f.notes);
+      results.sectionNotes!.failover = f.notes;
     }
   } finally {
     if (Deno.env.get("BENCH_KEEP_LOGS")) {
@@ -106,6 +143,7 @@ async function main(): Promise<number> {
   results.totalSeconds = Math.round((performance.now() - t0) / 100) / 10;
   const m = results.machine;
   const out = join(REPO, "bench", "results.json");
+  if (!ALL.every((s) => sections.has(s))) await keepOthers(out, results, sections);
   await Deno.writeTextFile(out, JSON.stringify(results, null, 2) + "\n");
   Deno.stdout.writeSync(enc.encode(
     `\npowerconsul bench — ${m.cpu}, ${m.cores} cores, ${m.kernel}, deno ${m.deno}, ` +

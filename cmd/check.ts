@@ -15,6 +15,7 @@ import { describeError, UsageError } from "../lib/errors.ts";
 import { Exit } from "../lib/exit_codes.ts";
 import { segment } from "../lib/names.ts";
 import { compilePattern } from "../lib/pattern.ts";
+import { mark } from "../lib/trace.ts";
 
 const help =
   `Usage: powerconsul check <service|servicegroup|crontab|process> -S <consulService> [options]
@@ -149,6 +150,7 @@ export const command: Command = {
     let ctx: Ctx;
     try {
       ctx = await makeContext(io, g, { deadline: "check" });
+      mark("context");
     } catch (e) {
       result.message = describeError(e);
       return emit();
@@ -157,10 +159,13 @@ export const command: Command = {
     try {
       const plan: string[] = [];
       await runCheck(ctx, a, result, log, (line) => plan.push(line));
+      mark("check");
       log[result.state === "passing" ? "info" : "warn"](
         `${result.state} role=${result.role} expects=${result.expects} ${result.message}`,
       );
+      mark("log");
       if (!g.dryRun) await checkMetrics(ctx, result, started, log);
+      mark("metrics");
       return emit(plan);
     } catch (e) {
       result.state = "unknown";

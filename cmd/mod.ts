@@ -9,6 +9,7 @@ import type { Io } from "../lib/context.ts";
 import { describeError, PowerconsulError, UsageError } from "../lib/errors.ts";
 import { Exit } from "../lib/exit_codes.ts";
 import denoJson from "../deno.json" with { type: "json" };
+import { mark } from "../lib/trace.ts";
 
 type Loader = () => Promise<{ command: Command }>;
 
@@ -127,6 +128,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
   let command: Command | undefined;
   try {
     command = (await entry.load()).command;
+    mark("load");
     return await runCommand(command, rest, io);
   } catch (e) {
     if (e instanceof UsageError) {

@@ -1,7 +1,7 @@
 /**
  * Failover demo: a throwaway Consul cluster (one server, two nodes) on loopback; each node runs
- * a demo service under a real init script, a powerconsul script check, checks watches that fire
- * triggers, and the promote/demote key watches. The active's service breaks; the standby takes
+ * a demo service under a real init script, a powerconsul script check, the event-driven takeover
+ * watch (`watch service`), checks watches that fire triggers, and the promote/demote key watches. The active's service breaks; the standby takes
  * over; then start-primary switches the roles back. Everything is removed at the end.
  */
 import { join } from "node:path";
@@ -143,6 +143,13 @@ try {
           },
         },
         watches: [
+          // event-driven takeover: the standby evaluates as soon as the actives' health changes
+          // (examples/consul/powerconsul-takeover-watch.json), not at its next check run
+          {
+            type: "service",
+            service: SVC,
+            args: [...pc, "watch", "service", "-S", SVC, "-s", n.daemon.name, "--config", config],
+          },
           ...["critical", "warning"].map((state) => ({
             type: "checks",
             state,

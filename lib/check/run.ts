@@ -19,6 +19,7 @@ import type { CheckResult } from "./line.ts";
 import { planCheck } from "./plan.ts";
 import { copyToOtherDcs, flipIfDue, LOST, remember } from "./flip.ts";
 import { noopFileHolds, startProbe, taskHolds } from "./probe.ts";
+import { mark } from "../trace.ts";
 
 /** The answer before anything is known. */
 export function unknownResult(a: CheckArgs): CheckResult {
@@ -74,7 +75,9 @@ export async function runCheck(
   }
 
   // The probe, the local registration and the cluster document are independent: all at once.
+  mark("overrides");
   const probed = startProbe(ctx.runner, ctx.config, a);
+  mark("probe-spawned");
   probed.catch(() => {}); // awaited below; this only keeps an early failure elsewhere quiet
   const localP = ctx.consul.localService(a.consulService);
   // The hint may never be awaited (the document read can fail first): a failed registration
@@ -89,6 +92,7 @@ export async function runCheck(
     // Pause (maintenance mode): still probe and report, but no flip and no lock clear.
     readPause(ctx.consul, ctx.config, a.consulService),
   ]);
+  mark("reads");
   if (localR.status === "rejected") throw localR.reason;
   const local = localR.value;
   if (local.length === 0) {
@@ -111,11 +115,14 @@ export async function runCheck(
   if (pauseR.status === "rejected") throw pauseR.reason;
   const paused = pauseR.value.paused ? pauseSentence(pauseR.value) : null;
   let view = viewR.value;
+  mark("view");
   await remember(store, a.consulService, view, ex.dryRun, log);
+  mark("remember");
   // The local resource's state is known before anything is written: a probe that fails (hung
   // and killed at probeTimeout, plugin error) makes the check unknown, and unknown state is
   // never acted on — no -U flip, no lock clear.
   const look = await probed;
+  mark("probe");
 
   const flipped = await flipIfDue(
     { ex, facts, store, config: ctx.config, log },
@@ -124,6 +131,7 @@ export async function runCheck(
     a.updateKv,
     paused !== null,
   );
+  mark("flip");
   view = flipped.view;
   notes.push(...flipped.notes);
   const flip = flipped.flip;
@@ -142,7 +150,9 @@ export async function runCheck(
     result.paused = true;
   }
   // The lease: a separate step after the view (renewed only on this run's server-backed read).
+  mark("plan");
   await renewInCheck(ctx.consul, ctx.config, ex, a.consulService, view, look, await startP, log);
+  mark("lease");
   if (!plan.unlock && plan.tags.length === 0) ex.seal();
 
   if (plan.unlock) {
@@ -174,8 +184,11 @@ export async function runCheck(
     reason: view.decision.reason,
   });
 
+  mark("hook");
   const limit = await triggerLimitReached(ctx.config, a.consulService);
   if (limit) result.message += `; ${limit.message}`;
   // Tag writes: a failure is logged (by the executor's record) and never changes the result.
+  mark("limit");
   await ex.applyAll(plan.tags);
+  mark("tags");
 }

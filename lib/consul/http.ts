@@ -107,14 +107,14 @@ export class ConsulHttp {
         endpoint,
       );
     }
-    const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), ms);
+    // lib/timer.ts: no global setTimeout on the hot path; nothing to clear afterwards
+    const signal = AbortSignal.timeout(Math.max(1, Math.ceil(ms)));
     this.#onRequest?.(method, path);
     try {
       const init: RequestInit & { client?: Deno.HttpClient } = {
         method,
         headers,
-        signal: controller.signal,
+        signal,
         redirect: "manual",
       };
       if (opts.body !== undefined) init.body = opts.body;
@@ -159,7 +159,7 @@ export class ConsulHttp {
       );
     } catch (e) {
       if (e instanceof ConsulError) throw e;
-      if (controller.signal.aborted) {
+      if (signal.aborted) {
         const why = byDeadline
           ? ` (the rest of the command's ${this.#deadline!.describe()} deadline)`
           : "";
@@ -186,8 +186,6 @@ export class ConsulHttp {
         "unreachable",
         endpoint,
       );
-    } finally {
-      clearTimeout(timer);
     }
   }
 

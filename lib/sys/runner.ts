@@ -4,8 +4,9 @@
  * the child and whatever it started: SIGTERM first, SIGKILL to the group after a short grace.
  * Output is captured with a cap, and a daemon that inherits the child's stdout (an init script
  * starting a server) cannot make us wait for an EOF that never comes: once the child has
- * exited we read for at most a moment. No timer outlives a run.
+ * exited we read for at most a moment. No timer holds the process after a run (lib/timer.ts).
  */
+import { timer } from "../timer.ts";
 
 export interface RunOptions {
   timeoutMs: number;
@@ -40,23 +41,6 @@ export const KILL_GRACE_MS = 2000;
 
 /** The ACL token variables: a child sees them empty unless the operator opts in. */
 export const TOKEN_ENV = ["CONSUL_HTTP_TOKEN", "CONSUL_HTTP_TOKEN_FILE"] as const;
-
-/** A timer that can be awaited and cancelled; cancelling settles the wait. */
-function timer(ms: number): { done: Promise<void>; cancel(): void } {
-  let id: ReturnType<typeof setTimeout> | undefined;
-  let settle!: () => void;
-  const done = new Promise<void>((r) => {
-    settle = r;
-    id = setTimeout(r, ms);
-  });
-  return {
-    done,
-    cancel() {
-      clearTimeout(id);
-      settle();
-    },
-  };
-}
 
 async function collect(stream: ReadableStream<Uint8Array>, max: number, stop: Promise<void>) {
   const reader = stream.getReader();

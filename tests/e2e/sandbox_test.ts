@@ -112,3 +112,28 @@ Deno.test("every command and subcommand answers --help with exit 0 and an exampl
   const none = await cli([]);
   assert.equal(none.code, 2);
 });
+
+Deno.test("compile: what it compiles (main.ts bundled into one module) runs under the shipped flags", async () => {
+  const compile = await Deno.readTextFile(join(REPO, "scripts", "compile.sh"));
+  assert.match(compile, /"\$DENO" bundle -q -o "\$bundle" main\.ts/);
+  assert.match(compile, /--output "\$out" "\$bundle"/);
+  const dir = await Deno.makeTempDir({ prefix: "pc-bundle-" });
+  try {
+    const bundle = join(dir, "powerconsul.bundle.js");
+    const script = `. ${join(REPO, "scripts", "_deno.sh")}; set_permission_flags; ` +
+      `"$DENO" bundle -q -o ${bundle} ${join(REPO, "main.ts")} && ` +
+      `"$DENO" run -q --no-prompt "\${FLAGS[@]}" ${bundle} check service -S web`;
+    const out = await new Deno.Command("bash", {
+      args: ["-c", script],
+      stdout: "piped",
+      stderr: "piped",
+      signal: AbortSignal.timeout(120_000),
+    }).output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    // the bundled check validates its arguments like the source: -s missing is a usage error
+    assert.equal(out.code, 3, stderr);
+    assert.match(stderr, /powerconsul check: .*-s\/--service/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
