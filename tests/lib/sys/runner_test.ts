@@ -1,6 +1,6 @@
 // The process runner: process groups, timers, the token in children's environment.
 import assert from "node:assert/strict";
-import { denoRunner, makeDenoRunner } from "../../../lib/sys/runner.ts";
+import { denoRunner } from "../../../lib/sys/runner.ts";
 
 /** Alive means present and not a zombie (a reaped-by-nobody zombie is already dead). */
 function alive(pid: number): boolean {
