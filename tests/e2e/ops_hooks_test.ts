@@ -1,5 +1,5 @@
 // Role-change hooks against real agents: once per change, on the node whose role changed, with
-// the right arguments; a failing hook is logged and changes nothing.
+// the right arguments; a failing or hanging hook is logged and changes nothing.
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { type AgentHandle, type ClusterHandle, startCluster, waitFor } from "../harness/consul.ts";
@@ -66,5 +66,59 @@ agentTest(
     assert.match(log, /role hook for web demoted failed \(exit 9\); the role change stands/);
     const doc = JSON.parse((await kvGet(cluster.server, "cluster/web"))!.value!);
     assert.deepEqual(doc.active_nodes, [n3.name]);
+  },
+);
+
+agentTest(
+  "roleHook: a hook that hangs is killed with its process group at triggerTimeout; the flip stands",
+  async () => {
+    await using dirs = await sandboxDirs("ops-hooks-hang");
+    await using cluster = await startCluster({ clients: 2 });
+    const [, n2, n3] = cluster.agents as [AgentHandle, AgentHandle, AgentHandle];
+    await using s2 = await installInitScript(uniqueName("phng2"));
+    await using s3 = await installInitScript(uniqueName("phng3"));
+    const pidFile = join(dirs.logDir, "hook.pid");
+    // a child of its own that outlives the hook's shell unless the whole group is killed
+    const script = `sleep 300 & echo $! > ${pidFile}; wait`;
+    const config = await writeConfig(dirs.configDir, {
+      logDir: dirs.logDir,
+      clusterKey: "cluster",
+      triggerTimeout: 2,
+      roleHook: ["/bin/sh", "-c", script, "hook"],
+    });
+    await kvPut(
+      cluster.server,
+      "cluster/web",
+      JSON.stringify({ active_nodes: [n2.name], standby_nodes: [n3.name] }),
+    );
+    for (const a of [n2, n3]) {
+      await register(a, { ID: "web", Name: "web", Check: { CheckID: "web-ttl", TTL: "1h" } });
+    }
+    await ttl(n2, "web-ttl", "pass");
+    await ttl(n3, "web-ttl", "pass");
+    const at2 = on(cluster, n2, config);
+    const at3 = on(cluster, n3, config);
+    const check = (s: { name: string }) => ["check", "service", "-s", s.name, "-S", "web", "-U"];
+    assert.equal(checkJson(await at2(check(s2))).role, "primary");
+    assert.equal(checkJson(await at3(check(s3))).role, "secondary");
+
+    await ttl(n2, "web-ttl", "fail");
+    await waitFor("the standby's -U check flips and is primary", async () => {
+      return checkJson(await at3(check(s3))).role === "primary";
+    }, { timeoutMs: 30_000 });
+    const child = Number((await Deno.readTextFile(pidFile)).trim());
+    assert.ok(child > 0, "the hook started its child");
+    const stat = await Deno.readTextFile(`/proc/${child}/stat`).catch(() => null);
+    assert.ok(stat === null || / Z /.test(stat), `the hook's child ${child} outlived the timeout`);
+    const log = await Deno.readTextFile(join(dirs.logDir, "check", "service.web.log"));
+    const lines = log.split("\n").filter((l) => l.includes("role hook for web promoted"));
+    assert.equal(lines.length, 1, lines.join("\n"));
+    assert.match(lines[0]!, /failed \(timed out\); the role change stands/);
+    const doc = JSON.parse((await kvGet(cluster.server, "cluster/web"))!.value!);
+    assert.deepEqual(doc.active_nodes, [n3.name], "the flip stands");
+    // the next run is not held by the hook that hung: the role is remembered, no second run
+    assert.equal(checkJson(await at3(check(s3))).role, "primary");
+    const again = await Deno.readTextFile(join(dirs.logDir, "check", "service.web.log"));
+    assert.equal(again.split("\n").filter((l) => l.includes("role hook for web")).length, 1);
   },
 );
