@@ -265,7 +265,10 @@ export interface Verdict {
   forMs: number;
   /** Milliseconds its class must last before a takeover (0 while passing or absent). */
   delayMs: number;
-  /** It has been down long enough, over at least two observations. */
+  /**
+   * It has been down long enough, over at least two observations (one, when its heal mark of
+   * this failure says its restart failed).
+   */
   due: boolean;
 }
 
@@ -278,9 +281,13 @@ export function verdicts(state: TakeoverState, now: number, t: Timing): Verdict[
       : m.class === "passing" || m.class === "absent"
       ? 0
       : ms(t.takeoverDelay);
-    const due = (m.class === "failed" || m.class === "unreachable") && forMs > 0 &&
-      forMs >= delayMs;
     const mark = episodeMark(m);
+    // Two looks, except where the active said itself, after this failure began, that its own
+    // restart failed: that is not a blip one look could mistake.
+    const saidFailed = m.class === "failed" && mark?.state === "failed" && m.episode != null &&
+      mark.index > m.episode;
+    const due = (m.class === "failed" || m.class === "unreachable") &&
+      (forMs > 0 || saidFailed) && forMs >= delayMs;
     const detail = mark ? `${m.detail}, heal mark ${mark.state}` : m.detail;
     return { node, class: m.class, detail, forMs, delayMs, due };
   });

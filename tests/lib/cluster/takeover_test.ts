@@ -308,6 +308,21 @@ Deno.test("heal mark failed of this episode: due at the next look, without the d
   assert.match(d.reason, /a1 failed \(web=critical, heal mark failed\)/);
 });
 
+Deno.test("heal mark failed written after the failure: due at the first look of it", () => {
+  const s = new Standby(one());
+  s.run([passing("a1")]);
+  const d = s.wait(0.3).run([failedAt(100, { index: 104, state: "failed" })]);
+  assert.equal(d.flipDue, true, d.reason);
+  // a mark older than the check's change is another failure's: one look is not enough
+  const o = new Standby(one());
+  o.run([passing("a1")]);
+  assert.equal(o.wait(0.3).run([failedAt(100, { index: 96, state: "failed" })]).flipDue, false);
+  // healing and healed never shorten the two looks
+  const h = new Standby(one());
+  h.run([passing("a1")]);
+  assert.equal(h.wait(0.3).run([failedAt(100, { index: 104, state: "healed" })]).flipDue, false);
+});
+
 Deno.test("heal mark of an earlier episode: the damping as without one", () => {
   const s = new Standby(one());
   const old = { index: 40, state: "failed" } as const;
