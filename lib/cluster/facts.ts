@@ -7,7 +7,12 @@ import type { Config } from "../config.ts";
 import type { ConsulClient, KvEntry } from "../consul/client.ts";
 import { kvPath } from "../names.ts";
 import { type Instance, toInstance } from "./health.ts";
-import type { ActiveObservation, HealMark, HealState, TakeoverState } from "./takeover.ts";
+import {
+  type ActiveObservation,
+  type HealMark,
+  isHealState,
+  type TakeoverState,
+} from "./takeover.ts";
 import { FileTakeoverStore, type TakeoverStore } from "./takeover_store.ts";
 
 export interface ClusterFacts {
@@ -41,23 +46,25 @@ export interface NodeKeys {
   marks: Map<string, HealMark>;
 }
 
-const HEAL_STATES: ReadonlySet<string> = new Set<HealState>(["healing", "healed", "failed"]);
+/** Where the heartbeat keys and heal marks of a service's nodes live. */
+export function heartbeatPrefix(servicePrefix: string, consulService: string): string {
+  return kvPath(servicePrefix, ["the Consul service", consulService]) + "/";
+}
 
-/** The KV key an active's check moves while it renews its lease. */
-export function heartbeatKey(servicePrefix: string, consulService: string, node: string): string {
+/** `<servicePrefix>/<svc>/<node>/<leaf>`: a key a node writes of itself. */
+function nodeKey(servicePrefix: string, consulService: string, node: string, leaf: string): string {
   return kvPath(servicePrefix, ["the Consul service", consulService], ["the node name", node]) +
-    "/heartbeat";
+    `/${leaf}`;
+}
+
+/** The KV key an active's check moves while it renews its lease (lib/ha/renew.ts). */
+export function heartbeatKey(servicePrefix: string, consulService: string, node: string): string {
+  return nodeKey(servicePrefix, consulService, node, "heartbeat");
 }
 
 /** The KV key an active's trigger marks its own healing in (lib/triggers/heal_mark.ts). */
 export function healKey(servicePrefix: string, consulService: string, node: string): string {
-  return kvPath(servicePrefix, ["the Consul service", consulService], ["the node name", node]) +
-    "/healing";
-}
-
-/** Where the heartbeat keys of a service's nodes live. */
-export function heartbeatPrefix(servicePrefix: string, consulService: string): string {
-  return kvPath(servicePrefix, ["the Consul service", consulService]) + "/";
+  return nodeKey(servicePrefix, consulService, node, "healing");
 }
 
 /**
@@ -119,9 +126,7 @@ export class LiveFacts implements ClusterFacts {
       const m = /^([^/]+)\/(heartbeat|healing)$/.exec(rest);
       if (!e.key.startsWith(prefix) || !m) continue;
       if (m[2] === "heartbeat") out.beats.set(m[1]!, e.modifyIndex);
-      else if (HEAL_STATES.has(e.value ?? "")) {
-        out.marks.set(m[1]!, { index: e.modifyIndex, state: e.value as HealState });
-      }
+      else if (isHealState(e.value)) out.marks.set(m[1]!, { index: e.modifyIndex, state: e.value });
     }
     return out;
   }

@@ -49,6 +49,13 @@ export interface Timing {
 
 export type HealState = "healing" | "healed" | "failed";
 
+const HEAL_STATES: ReadonlySet<unknown> = new Set<HealState>(["healing", "healed", "failed"]);
+
+/** A heal mark's value as written (lib/triggers/heal_mark.ts); anything else is no mark. */
+export function isHealState(v: unknown): v is HealState {
+  return HEAL_STATES.has(v);
+}
+
 /** An active's heal mark as read: its value and ModifyIndex. */
 export interface HealMark {
   index: number;

@@ -12,7 +12,7 @@ import { describeError } from "../errors.ts";
 import { segment } from "../names.ts";
 import { join } from "../paths.ts";
 import { LOCK_DIR, lockDirProblem } from "../sys/lockfile.ts";
-import { fresh, type HealState, type NodeMemo, type TakeoverState } from "./takeover.ts";
+import { fresh, isHealState, type NodeMemo, type TakeoverState } from "./takeover.ts";
 
 export const STATE_DIR = `${LOCK_DIR}/state`;
 
@@ -83,8 +83,8 @@ export function parseState(text: string): TakeoverState {
     }
     const mk = m.mark as Record<string, unknown> | null | undefined;
     const mark = mk && typeof mk === "object" && num(mk.index) && num(mk.seenAt) &&
-        (mk.state === "healing" || mk.state === "healed" || mk.state === "failed")
-      ? { index: mk.index as number, state: mk.state as HealState, seenAt: mk.seenAt as number }
+        isHealState(mk.state)
+      ? { index: mk.index as number, state: mk.state, seenAt: mk.seenAt as number }
       : null;
     nodes[node] = {
       seen: m.seen,

@@ -13,7 +13,7 @@
  * reach the servers.
  */
 import type { ClusterView } from "../cluster/view.ts";
-import { kvPath } from "../names.ts";
+import { heartbeatKey } from "../cluster/facts.ts";
 import type { KvWriteStep, LeaseStep } from "../plan/step.ts";
 import { type Lease, leaseId, leasePath, type Now, renewedLease } from "./lease.ts";
 
@@ -26,11 +26,6 @@ export interface LeaseSettings {
 export type LeasePlan =
   | { renew: false; why: string }
   | { renew: true; why: string; lease: LeaseStep; heartbeat: KvWriteStep | null };
-
-/** `<servicePrefix>/<svc>/<node>/heartbeat`. */
-export function heartbeatKey(servicePrefix: string, consulService: string, node: string): string {
-  return kvPath(servicePrefix, ["Consul service", consulService], ["node", node]) + "/heartbeat";
-}
 
 /** The other nodes of this node's group (node-level documents), for the outage rule. */
 export function groupPeers(view: ClusterView): string[] {

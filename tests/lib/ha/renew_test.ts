@@ -6,8 +6,8 @@ import { parseClusterDoc } from "../../../lib/cluster/doc.ts";
 import { decide, place } from "../../../lib/cluster/role.ts";
 import type { ClusterView } from "../../../lib/cluster/view.ts";
 import { type Lease, renewedLease } from "../../../lib/ha/lease.ts";
+import { heartbeatKey } from "../../../lib/cluster/facts.ts";
 import {
-  heartbeatKey,
   type Member,
   nodeHealthy,
   planFailsafe,
