@@ -246,13 +246,16 @@ function inFuture(m: NodeMemo, now: number): boolean {
  */
 export function episodeMark(m: NodeMemo): NodeMemo["mark"] {
   if (m.class !== "failed" || !m.mark || m.since === null) return null;
-  const after = m.episode != null && m.mark.index > m.episode;
-  return after || m.mark.seenAt > m.since ? m.mark : null;
+  return writtenAfterEpisode(m) || m.mark.seenAt > m.since ? m.mark : null;
 }
 
-/** Milliseconds a failed active must stay failed before a takeover (pure). */
-function failedDelayMs(m: NodeMemo, t: Timing): number {
-  const mark = episodeMark(m);
+/** Its mark's ModifyIndex is above the check index this standby saw when the episode began. */
+function writtenAfterEpisode(m: NodeMemo): boolean {
+  return m.mark != null && m.episode != null && m.mark.index > m.episode;
+}
+
+/** Milliseconds a failed active with this episode mark must stay failed (pure). */
+function failedDelayMs(m: NodeMemo, mark: NodeMemo["mark"], t: Timing): number {
   const damping = ms(t.failoverDamping);
   if (!mark || m.since === null) return damping;
   const seen = Math.max(0, mark.seenAt - m.since);
@@ -283,16 +286,15 @@ export interface Verdict {
 export function verdicts(state: TakeoverState, now: number, t: Timing): Verdict[] {
   return Object.entries(state.nodes).map(([node, m]) => {
     const forMs = m.since === null ? 0 : Math.max(0, now - m.since);
+    const mark = episodeMark(m);
     const delayMs = m.class === "failed"
-      ? failedDelayMs(m, t)
+      ? failedDelayMs(m, mark, t)
       : m.class === "passing" || m.class === "absent"
       ? 0
       : ms(t.takeoverDelay);
-    const mark = episodeMark(m);
     // Two looks, except where the active said itself, after this failure began, that its own
     // restart failed: that is not a blip one look could mistake.
-    const saidFailed = m.class === "failed" && mark?.state === "failed" && m.episode != null &&
-      mark.index > m.episode;
+    const saidFailed = mark?.state === "failed" && writtenAfterEpisode(m);
     const due = (m.class === "failed" || m.class === "unreachable") &&
       (forMs > 0 || saidFailed) && forMs >= delayMs;
     const detail = mark ? `${m.detail}, heal mark ${mark.state}` : m.detail;

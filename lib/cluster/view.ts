@@ -8,7 +8,7 @@ import type { KvEntry } from "../consul/client.ts";
 import { type ClusterDoc, parseClusterDoc, selectGroup } from "./doc.ts";
 import { type ClusterFacts, clusterKeyFor, heartbeatPrefix } from "./facts.ts";
 import type { Instance } from "./health.ts";
-import { historyKeyFor, newestDocChange } from "../history/entry.ts";
+import { type HistoryAction, historyKeyFor, newestDocChange } from "../history/entry.ts";
 import {
   type ActiveInstance,
   compileFilter,
@@ -182,6 +182,15 @@ async function selfHealth(
   }
 }
 
+/** Who locked the document: the history's newest document change; null when unreadable. */
+async function lockedByOf(facts: ClusterFacts, key: string): Promise<HistoryAction | null> {
+  try {
+    return newestDocChange((await facts.kvGet(key))?.value ?? null);
+  } catch {
+    return null;
+  }
+}
+
 /** Resolve the local node's role for a Consul service. Throws on any unknown state. */
 export async function readClusterView(
   facts: ClusterFacts,
@@ -247,12 +256,7 @@ export async function readClusterView(
   const anyPassing = Object.values(state.nodes).some((m) => m.class === "passing");
   const self = anyPassing ? { healthy: true, detail: "" } : await selfHealth(facts, node, read);
   // who locked the document matters only while no active passes (role_observed.ts)
-  const lockedBy = placement.lock && !anyPassing
-    ? await facts.kvGet(history.key).then(
-      (e) => newestDocChange(e?.value ?? null),
-      () => null,
-    ).catch(() => null)
-    : null;
+  const lockedBy = placement.lock && !anyPassing ? await lockedByOf(facts, history.key) : null;
   const decision = decide(placement, actives, {
     state,
     now: memory.now,
