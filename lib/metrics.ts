@@ -14,7 +14,7 @@
 import { roleCode } from "./check/line.ts";
 import type { Config } from "./config.ts";
 import { dirname, join } from "./paths.ts";
-import { type HistoryAction, parseHistory } from "./history/entry.ts";
+import { parseHistory, ROLE_CHANGES } from "./history/entry.ts";
 import { parseState, recentRuns, STATE_FILE } from "./triggers/storm.ts";
 
 export interface CheckSample {
@@ -37,14 +37,6 @@ export interface CheckSample {
    */
   roleChangeAt: number | null;
 }
-
-/** The history entries that move roles (pause, resume, lock clears and aborts do not). */
-const ROLE_CHANGES: readonly HistoryAction[] = [
-  "flip",
-  "start-primary",
-  "forced-failover",
-  "fence",
-];
 
 /** The newest role change in a stored history (pure): seconds, 0 when none; throws on bad text. */
 export function lastRoleChange(historyText: string | null): number {

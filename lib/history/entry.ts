@@ -19,6 +19,22 @@ export const HISTORY_ACTIONS = [
 ] as const;
 export type HistoryAction = typeof HISTORY_ACTIONS[number];
 
+/** The actions that write the cluster document. */
+export const DOC_CHANGES: readonly HistoryAction[] = [
+  "flip",
+  "start-primary",
+  "forced-failover",
+  "lock-cleared",
+];
+
+/** The actions that move roles (pause, resume, lock clears and aborts do not). */
+export const ROLE_CHANGES: readonly HistoryAction[] = [
+  "flip",
+  "start-primary",
+  "forced-failover",
+  "fence",
+];
+
 /** How many entries a service keeps; older ones drop off as new ones arrive. */
 export const HISTORY_LIMIT = 100;
 
@@ -120,14 +136,6 @@ export function recordStep(
     },
   };
 }
-
-/** The actions that write the cluster document. */
-const DOC_CHANGES: readonly HistoryAction[] = [
-  "flip",
-  "start-primary",
-  "forced-failover",
-  "lock-cleared",
-];
 
 /** The action of the newest document change in a stored history (pure); null when none. */
 export function newestDocChange(text: string | null): HistoryAction | null {
