@@ -16,6 +16,25 @@ function on(cluster: ClusterHandle, agent: AgentHandle, config: string) {
     });
 }
 
+/** `web` active on a, standby on b, both TTL checks passing; a CLI runner for each node. */
+async function activeAndStandby(
+  cluster: ClusterHandle,
+  a: AgentHandle,
+  b: AgentHandle,
+  config: string,
+) {
+  const doc = { active_nodes: [a.name], standby_nodes: [b.name] };
+  await kvPut(cluster.server, "cluster/web", JSON.stringify(doc));
+  for (const n of [a, b]) {
+    await register(n, { ID: "web", Name: "web", Check: { CheckID: "web-ttl", TTL: "1h" } });
+    await ttl(n, "web-ttl", "pass");
+  }
+  return { at2: on(cluster, a, config), at3: on(cluster, b, config) };
+}
+
+/** The -U check of `web` on a local service. */
+const check = (s: { name: string }) => ["check", "service", "-s", s.name, "-S", "web", "-U"];
+
 agentTest(
   "roleHook: the flip runs the hook once on the promoted node and once on the demoted one; a failing hook changes nothing",
   async () => {
@@ -32,16 +51,7 @@ agentTest(
       clusterKey: "cluster",
       roleHook: ["/bin/sh", "-c", script, "hook"],
     });
-    const original = { active_nodes: [n2.name], standby_nodes: [n3.name] };
-    await kvPut(cluster.server, "cluster/web", JSON.stringify(original));
-    for (const a of [n2, n3]) {
-      await register(a, { ID: "web", Name: "web", Check: { CheckID: "web-ttl", TTL: "1h" } });
-    }
-    await ttl(n2, "web-ttl", "pass");
-    await ttl(n3, "web-ttl", "pass");
-    const at2 = on(cluster, n2, config);
-    const at3 = on(cluster, n3, config);
-    const check = (s: { name: string }) => ["check", "service", "-s", s.name, "-S", "web", "-U"];
+    const { at2, at3 } = await activeAndStandby(cluster, n2, n3, config);
     // first sight: each node only remembers its role
     assert.equal(checkJson(await at2(check(s2))).role, "primary");
     assert.equal(checkJson(await at3(check(s3))).role, "secondary");
@@ -86,19 +96,7 @@ agentTest(
       triggerTimeout: 2,
       roleHook: ["/bin/sh", "-c", script, "hook"],
     });
-    await kvPut(
-      cluster.server,
-      "cluster/web",
-      JSON.stringify({ active_nodes: [n2.name], standby_nodes: [n3.name] }),
-    );
-    for (const a of [n2, n3]) {
-      await register(a, { ID: "web", Name: "web", Check: { CheckID: "web-ttl", TTL: "1h" } });
-    }
-    await ttl(n2, "web-ttl", "pass");
-    await ttl(n3, "web-ttl", "pass");
-    const at2 = on(cluster, n2, config);
-    const at3 = on(cluster, n3, config);
-    const check = (s: { name: string }) => ["check", "service", "-s", s.name, "-S", "web", "-U"];
+    const { at2, at3 } = await activeAndStandby(cluster, n2, n3, config);
     assert.equal(checkJson(await at2(check(s2))).role, "primary");
     assert.equal(checkJson(await at3(check(s3))).role, "secondary");
 
