@@ -32,6 +32,7 @@ import {
   uniqueName,
   writeConfig,
 } from "../tests/harness/system.ts";
+import { nodeWatches } from "../tests/_support/deployment.ts";
 import { LAUNCHER, type World } from "./lib/env.ts";
 import { measure, stat } from "./lib/measure.ts";
 import type { FailoverRow, StartPrimaryRow } from "./lib/results.ts";
@@ -155,35 +156,16 @@ export async function failoverSection(
     for (const n of nodes) await writeNodeWatches(n, event);
   };
   const writeNodeWatches = async (n: FoNode, event: boolean) => {
-    const takeover = {
-      type: "service",
-      service: SVC,
-      args: [
-        ...env(n),
-        LAUNCHER,
-        "watch",
-        "service",
-        "-S",
-        SVC,
-        "-s",
-        n.daemon.name,
-        "--config",
-        n.config,
-      ],
-    };
-    const watches = [
-      ...(event ? [takeover] : []),
-      {
-        type: "checks",
-        state: "critical",
-        args: [...env(n), LAUNCHER, "watch", "critical", "--config", n.config],
-      },
-      ...(["promote", "demote"] as const).map((kind) => ({
-        type: "key",
-        key: `service/${SVC}/${n.agent.name}/${kind}`,
-        args: [`/etc/init.d/${n.wrapper}`, kind],
-      })),
-    ];
+    const watches = nodeWatches({
+      run: [...env(n), LAUNCHER],
+      svc: SVC,
+      node: n.agent.name,
+      daemon: n.daemon.name,
+      wrapper: n.wrapper,
+      config: n.config,
+      states: ["critical"],
+      takeover: event,
+    });
     await Deno.writeTextFile(
       join(n.agent.configDir, "bench-failover.json"),
       JSON.stringify({ watches }),

@@ -390,35 +390,16 @@ export async function deploy(opts: DeployOptions = {}): Promise<Deployment> {
             timeout: "20s",
           },
         },
-        watches: [
-          ...(["critical", "warning"] as const).map((state) => ({
-            type: "checks",
-            state,
-            args: [...env(n), LAUNCHER, "watch", state, "--config", n.config],
-          })),
-          // the event-driven takeover, as the README recommends on every node that may take over
-          {
-            type: "service",
-            service: svc,
-            args: [
-              ...env(n),
-              LAUNCHER,
-              "watch",
-              "service",
-              "-S",
-              svc,
-              "-s",
-              n.daemon.name,
-              "--config",
-              n.config,
-            ],
-          },
-          ...(["promote", "demote"] as const).map((kind) => ({
-            type: "key",
-            key: `service/${svc}/${n.name}/${kind}`,
-            args: [`/etc/init.d/${n.wrapper}`, kind],
-          })),
-        ],
+        watches: nodeWatches({
+          run: [...env(n), LAUNCHER],
+          svc,
+          node: n.name,
+          daemon: n.daemon.name,
+          wrapper: n.wrapper,
+          config: n.config,
+          states: ["critical", "warning"],
+          takeover: true,
+        }),
       };
       await Deno.writeTextFile(
         join(n.agent.configDir, "powerconsul-ha.json"),
@@ -542,4 +523,40 @@ export async function deploy(opts: DeployOptions = {}): Promise<Deployment> {
 /** Seconds since `t0` (performance.now() clock), rounded to 0.1 s. */
 export function since(t0: number): number {
   return Math.round((performance.now() - t0) / 100) / 10;
+}
+
+/**
+ * One node's agent-config watches as the README deploys them: a `checks` watch per state running
+ * `watch <state>`, the event-driven takeover (`watch service`, on every node that may take over)
+ * when asked, and the promote/demote key watches running the init-script wrapper. `run` is the
+ * command line before the powerconsul arguments (environment, launcher).
+ */
+export function nodeWatches(o: {
+  run: string[];
+  svc: string;
+  node: string;
+  daemon: string;
+  wrapper: string;
+  config: string;
+  states: readonly string[];
+  takeover: boolean;
+}): Record<string, unknown>[] {
+  const takeover = {
+    type: "service",
+    service: o.svc,
+    args: [...o.run, "watch", "service", "-S", o.svc, "-s", o.daemon, "--config", o.config],
+  };
+  return [
+    ...o.states.map((state) => ({
+      type: "checks",
+      state,
+      args: [...o.run, "watch", state, "--config", o.config],
+    })),
+    ...(o.takeover ? [takeover] : []),
+    ...(["promote", "demote"] as const).map((kind) => ({
+      type: "key",
+      key: `service/${o.svc}/${o.node}/${kind}`,
+      args: [`/etc/init.d/${o.wrapper}`, kind],
+    })),
+  ];
 }
