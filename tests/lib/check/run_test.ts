@@ -4,87 +4,14 @@ import assert from "node:assert/strict";
 import { ROOT_ONLY } from "../../_support/root.ts";
 import type { CheckArgs } from "../../../lib/check/args.ts";
 import { runCheck, unknownResult } from "../../../lib/check/run.ts";
-import type { ConsulClient, KvEntry, LocalService, TxnOp } from "../../../lib/consul/client.ts";
+import type { ConsulClient } from "../../../lib/consul/client.ts";
 import { ConsulError } from "../../../lib/consul/client.ts";
-import type { WireHealthEntry, WireService } from "../../../lib/consul/types.ts";
 import { config, kvEntry } from "../../_support/cluster.ts";
 import { FakeClock, RecordingRunner } from "../../_support/fakes.ts";
+import { FakeConsul, healthEntry } from "../../_support/fake_consul.ts";
 import { MemoryTakeoverStore } from "../../../lib/cluster/takeover_store.ts";
 
-/** The parts of the Consul client a check uses, from plain data; writes are recorded. */
-class FakeConsul {
-  readonly kv = new Map<string, KvEntry>();
-  readonly calls: string[] = [];
-  health: WireHealthEntry[] = [];
-  local: LocalService[] = [];
-  /** What a kvPut answers: true/false, or an error to throw. */
-  put: boolean | Error = true;
-  localService() {
-    return Promise.resolve(this.local);
-  }
-  kvGet(key: string, opts: { dc?: string } = {}) {
-    return Promise.resolve(opts.dc ? null : this.kv.get(key) ?? null);
-  }
-  serviceHealth() {
-    return Promise.resolve(this.health);
-  }
-  datacenters() {
-    return Promise.resolve(["dc1"]);
-  }
-  agentSelf() {
-    return Promise.resolve({ node: "s1", datacenter: "dc1" });
-  }
-  /** The catalog's view of this node: serfHealth critical (no lease renewed) unless set. */
-  serf = "critical";
-  nodeHealth() {
-    return Promise.resolve([{ CheckID: "serfHealth", Status: this.serf }]);
-  }
-  kvPut(key: string, value: string, opts: { cas?: number; dc?: string }) {
-    this.calls.push(`put ${key} cas=${opts.cas}`);
-    if (this.put instanceof Error) return Promise.reject(this.put);
-    if (this.put) this.kv.set(key, kvEntry(key, value, (opts.cas ?? 0) + 1));
-    return Promise.resolve(this.put);
-  }
-  /** A transaction: every op logged like a put; `put` decides the answer as for kvPut. */
-  txn(ops: TxnOp[]) {
-    for (const op of ops) {
-      this.calls.push(`txn ${op.verb} ${op.key} cas=${"index" in op ? op.index : "-"}`);
-    }
-    if (this.put instanceof Error) return Promise.reject(this.put);
-    if (!this.put) return Promise.resolve({ ok: false, failed: [{ opIndex: 0, what: "cas" }] });
-    for (const op of ops) {
-      if ("value" in op) {
-        this.kv.set(op.key, kvEntry(op.key, op.value, ("index" in op ? op.index : 0) + 1));
-      }
-    }
-    return Promise.resolve({ ok: true });
-  }
-  kvList() {
-    return Promise.resolve({ entries: [], index: 1 });
-  }
-  agentMembers() {
-    return Promise.resolve([]);
-  }
-  setServiceTags(svc: WireService, tags: string[]) {
-    this.calls.push(`tags ${svc.ID}=${JSON.stringify(tags)}`);
-    return Promise.resolve();
-  }
-}
-
-const entry = (node: string, status: string, output = "x"): WireHealthEntry => ({
-  Node: { Node: node, Address: "", Datacenter: "dc1" },
-  Service: { ID: "web", Service: "web", Tags: null },
-  Checks: [{
-    Node: node,
-    CheckID: "web-ttl",
-    Name: "",
-    Status: status,
-    Output: output,
-    ServiceID: "web",
-    ServiceName: "web",
-    ModifyIndex: 50,
-  }],
-});
+const entry = (node: string, status: string) => healthEntry(node, status, "web-ttl");
 
 const args: CheckArgs = {
   kind: "process",
@@ -102,7 +29,7 @@ async function setup(over: {
   probe?: number;
 } = {}) {
   const logDir = await Deno.makeTempDir();
-  const consul = new FakeConsul();
+  const consul = new FakeConsul({ serf: "critical" });
   const doc = over.doc ?? { active_nodes: ["a1"], standby_nodes: ["s1"] };
   consul.kv.set("cluster/web", kvEntry("cluster/web", doc, 21));
   consul.health = [entry("a1", over.active ?? "critical"), entry("s1", "passing")];

@@ -2,8 +2,7 @@
 // trigger; nothing due, a repeat, a pause → nothing. The same against real agents is in
 // tests/e2e/watch_service_test.ts.
 import assert from "node:assert/strict";
-import type { ConsulClient, KvEntry, TxnOp } from "../../../lib/consul/client.ts";
-import type { WireHealthEntry } from "../../../lib/consul/types.ts";
+import type { ConsulClient } from "../../../lib/consul/client.ts";
 import { MemoryTakeoverStore } from "../../../lib/cluster/takeover_store.ts";
 import { liveEffects } from "../../../lib/plan/live.ts";
 import { pauseKeyFor } from "../../../lib/ops/pause.ts";
@@ -12,78 +11,21 @@ import type { HealthCheck } from "../../../lib/triggers/plan.ts";
 import { dampingLeftMs, watchService } from "../../../lib/watch/takeover.ts";
 import { config, kvEntry } from "../../_support/cluster.ts";
 import { FakeClock, RecordingRunner } from "../../_support/fakes.ts";
+import { FakeConsul, healthEntry } from "../../_support/fake_consul.ts";
 
-/** The parts of the Consul client the takeover reads and writes; writes are recorded. */
-class FakeConsul {
-  readonly kv = new Map<string, KvEntry>();
-  readonly calls: string[] = [];
-  health: WireHealthEntry[] = [];
-  put = true;
-  fail: Error | null = null;
-  kvGet(key: string, opts: { dc?: string } = {}) {
-    if (this.fail) return Promise.reject(this.fail);
-    return Promise.resolve(opts.dc ? null : this.kv.get(key) ?? null);
-  }
-  serviceHealth() {
-    return Promise.resolve(this.health);
-  }
-  datacenters() {
-    return Promise.resolve(["dc1"]);
-  }
-  agentSelf() {
-    return Promise.resolve({ node: "s1", datacenter: "dc1" });
-  }
-  nodeHealth() {
-    return Promise.resolve([{ CheckID: "serfHealth", Status: "passing" }]);
-  }
-  txn(ops: TxnOp[]) {
-    for (const op of ops) {
-      this.calls.push(`txn ${op.verb} ${op.key} cas=${"index" in op ? op.index : "-"}`);
-    }
-    if (!this.put) return Promise.resolve({ ok: false, failed: [{ opIndex: 0, what: "cas" }] });
-    for (const op of ops) {
-      if ("value" in op) {
-        this.kv.set(op.key, kvEntry(op.key, op.value, ("index" in op ? op.index : 0) + 1));
-      }
-    }
-    return Promise.resolve({ ok: true });
-  }
-  kvList() {
-    return Promise.resolve({ entries: [], index: 1 });
-  }
-  agentMembers() {
-    return Promise.resolve([]);
-  }
-  agentChecks() {
-    return Promise.resolve({
-      "service:web": {
-        CheckID: "service:web",
-        Status: "passing",
-        ServiceName: "web",
-        Output: "ok",
-        Node: "s1",
-      },
-    });
-  }
-}
-
-const entry = (node: string, status: string): WireHealthEntry => ({
-  Node: { Node: node, Address: "", Datacenter: "dc1" },
-  Service: { ID: "web", Service: "web", Tags: null },
-  Checks: [{
-    Node: node,
-    CheckID: "service:web",
-    Name: "",
-    Status: status,
-    Output: "x",
-    ServiceID: "web",
-    ServiceName: "web",
-    ModifyIndex: 50,
-  }],
-});
+const entry = (node: string, status: string) => healthEntry(node, status, "service:web");
 
 function setup(over: { active?: string; remainingMs?: number; probe?: number } = {}) {
   const consul = new FakeConsul();
+  consul.checks = {
+    "service:web": {
+      CheckID: "service:web",
+      Status: "passing",
+      ServiceName: "web",
+      Output: "ok",
+      Node: "s1",
+    },
+  };
   consul.kv.set(
     "cluster/web",
     kvEntry("cluster/web", { active_nodes: ["a1"], standby_nodes: ["s1"] }, 21),
