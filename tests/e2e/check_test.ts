@@ -110,6 +110,10 @@ agentTest(
     const config = await writeConfig(dirs.configDir, {
       logDir: dirs.logDir,
       clusterKey: "cluster",
+      // The new active stays down on purpose until s3.start() below. With the default 30 s a
+      // slow machine can reach the stale-lock rule first (the demoted node then takes a new
+      // active that never came up back: right, but another test's subject).
+      lockTimeout: 600,
     });
     const key = "cluster/web";
     const original = { active_nodes: [n2.name], standby_nodes: [n3.name] };
