@@ -11,6 +11,7 @@ import type { Deadline } from "../deadline.ts";
 import { PowerconsulError } from "../errors.ts";
 import { Exit } from "../exit_codes.ts";
 import { encodeKvKey } from "../names.ts";
+import { type Answer, exchange, HttpFramingError } from "./http1.ts";
 import type { WireKvPair } from "./types.ts";
 import { SHAPES } from "./wire.ts";
 
@@ -50,6 +51,9 @@ export interface ClientOptions {
   /** The command's deadline: no request outlives it. */
   deadline?: Deadline;
 }
+
+/** The largest answer read from a plain-HTTP agent (the biggest KV listing a command reads is far below). */
+const MAX_ANSWER = 256 * 1024 * 1024;
 
 const NO_SERVER = /No known Consul servers|rpc error|No cluster leader|failed to get conn/i;
 
@@ -111,19 +115,11 @@ export class ConsulHttp {
     const signal = AbortSignal.timeout(Math.max(1, Math.ceil(ms)));
     this.#onRequest?.(method, path);
     try {
-      const init: RequestInit & { client?: Deno.HttpClient } = {
-        method,
-        headers,
-        signal,
-        redirect: "manual",
-      };
-      if (opts.body !== undefined) init.body = opts.body;
-      if (this.#httpClient) init.client = this.#httpClient;
-      const res = await fetch(url, init);
-      const text = await res.text();
-      const index = Number(res.headers.get("X-Consul-Index") ?? 0) || 0;
+      const res = await this.#exchange(url, method, headers, opts.body, signal);
+      const text = res.text;
+      const index = Number(res.header("X-Consul-Index") ?? 0) || 0;
       if (res.status >= 300 && res.status < 400) {
-        const to = res.headers.get("Location") ?? "(no Location header)";
+        const to = res.header("Location") ?? "(no Location header)";
         throw new ConsulError(
           `${endpoint} was redirected (HTTP ${res.status}) to ${to}; give the agent's own address`,
           "invalid-response",
@@ -131,7 +127,7 @@ export class ConsulHttp {
           res.status,
         );
       }
-      if (res.ok || (opts.accept ?? []).includes(res.status)) {
+      if ((res.status >= 200 && res.status < 300) || (opts.accept ?? []).includes(res.status)) {
         return { status: res.status, index, text };
       }
       const body = text.trim().split("\n")[0]?.slice(0, 200) ?? "";
@@ -159,6 +155,13 @@ export class ConsulHttp {
       );
     } catch (e) {
       if (e instanceof ConsulError) throw e;
+      if (e instanceof HttpFramingError) {
+        throw new ConsulError(
+          `${endpoint}: the agent at ${this.baseUrl} did not answer in HTTP/1.x (${e.message})`,
+          "invalid-response",
+          endpoint,
+        );
+      }
       if (signal.aborted) {
         const why = byDeadline
           ? ` (the rest of the command's ${this.#deadline!.describe()} deadline)`
@@ -187,6 +190,36 @@ export class ConsulHttp {
         endpoint,
       );
     }
+  }
+
+  /**
+   * One exchange: plain http:// agents over a connection of our own (lib/consul/http1.ts: a
+   * fraction of fetch's start-up cost in a short process), https:// ones through fetch (TLS,
+   * CA and client certificates).
+   */
+  async #exchange(
+    url: URL,
+    method: string,
+    headers: Record<string, string>,
+    body: string | undefined,
+    signal: AbortSignal,
+  ): Promise<Answer> {
+    if (url.protocol === "http:" && !this.#httpClient) {
+      const o: Parameters<typeof exchange>[1] = { method, headers, signal, maxBytes: MAX_ANSWER };
+      if (body !== undefined) o.body = body;
+      return await exchange(url, o);
+    }
+    const init: RequestInit & { client?: Deno.HttpClient } = {
+      method,
+      headers,
+      signal,
+      redirect: "manual",
+    };
+    if (body !== undefined) init.body = body;
+    if (this.#httpClient) init.client = this.#httpClient;
+    const res = await fetch(url, init);
+    const text = await res.text();
+    return { status: res.status, header: (n) => res.headers.get(n), text };
   }
 
   /**
