@@ -330,11 +330,11 @@ export async function checkSection(
   return { checks, breakdown, timeline, notes };
 }
 
-/** main.ts bundled into one module (`deno bundle`, as scripts/compile.sh does before compiling). */
+/** main.ts bundled into one minified module (as scripts/compile.sh does before compiling). */
 async function bundleMain(w: World, say: (s: string) => void): Promise<string> {
   const out = join(w.tmp, "powerconsul.bundle.js");
   const r = await new Deno.Command(w.deno, {
-    args: ["bundle", "-q", "-o", out, join(REPO, "main.ts")],
+    args: ["bundle", "-q", "--minify", "-o", out, join(REPO, "main.ts")],
     stdout: "piped",
     stderr: "piped",
     signal: AbortSignal.timeout(120_000),

@@ -2,7 +2,13 @@
  * One check run: overrides, then probe + local registration + cluster view at once, then the
  * planned steps through the executor (which prints them instead under --dry-run).
  */
-import { IdentityCache, LiveFacts } from "../cluster/facts.ts";
+import {
+  clusterKeyFor,
+  FirstReads,
+  heartbeatPrefix,
+  IdentityCache,
+  LiveFacts,
+} from "../cluster/facts.ts";
 import { FileTakeoverStore, type TakeoverStore } from "../cluster/takeover_store.ts";
 import { readClusterView } from "../cluster/view.ts";
 import type { Ctx } from "../context.ts";
@@ -85,12 +91,21 @@ export async function runCheck(
   const hint = localP.then((l) => l[0]?.node ?? null, () => null);
   const id = new IdentityCache(ctx.consul, ctx.config, hint);
   const store = opts.store ?? new FileTakeoverStore();
-  const facts = new LiveFacts(ctx.consul, id, store);
+  const docKey = clusterKeyFor(ctx.config, a.consulService);
+  const first = docKey === null ? undefined : new FirstReads(
+    ctx.consul,
+    docKey,
+    heartbeatPrefix(ctx.config.servicePrefix, a.consulService),
+    a.consulService,
+  );
+  const facts = new LiveFacts(ctx.consul, id, store, first);
+  // What this run reads after it may have written (a flip's re-read, the copies) is read anew.
+  const fresh = first ? new LiveFacts(ctx.consul, id, store) : facts;
   const [localR, viewR, pauseR] = await Promise.allSettled([
     localP,
     readClusterView(facts, ctx.config, a.consulService),
     // Pause (maintenance mode): still probe and report, but no flip and no lock clear.
-    readPause(ctx.consul, ctx.config, a.consulService),
+    readPause(facts, ctx.config, a.consulService),
   ]);
   mark("reads");
   if (localR.status === "rejected") throw localR.reason;
@@ -125,7 +140,7 @@ export async function runCheck(
   mark("probe");
 
   const flipped = await flipIfDue(
-    { ex, facts, store, config: ctx.config, log },
+    { ex, facts: fresh, store, config: ctx.config, log },
     a.consulService,
     view,
     a.updateKv,
@@ -151,7 +166,17 @@ export async function runCheck(
   }
   // The lease: a separate step after the view (renewed only on this run's server-backed read).
   mark("plan");
-  await renewInCheck(ctx.consul, ctx.config, ex, a.consulService, view, look, await startP, log);
+  const nodeHealth = (node: string) => facts.nodeChecks(node);
+  await renewInCheck(
+    { nodeHealth },
+    ctx.config,
+    ex,
+    a.consulService,
+    view,
+    look,
+    await startP,
+    log,
+  );
   mark("lease");
   if (!plan.unlock && plan.tags.length === 0) ex.seal();
 
@@ -159,7 +184,7 @@ export async function runCheck(
     const o = await ex.apply(plan.unlock);
     if (!ex.dryRun) {
       if (o.ok) {
-        const copied = await copyToOtherDcs({ ex, facts }, view, plan.unlock);
+        const copied = await copyToOtherDcs({ ex, facts: fresh }, view, plan.unlock);
         log.info(`lock clear on ${plan.unlock.key}: ${copied.join("; ")}`);
         result.message += "; cleared the switch lock";
       } else if (o.detail === LOST) {

@@ -5,6 +5,7 @@
  */
 import type { Config } from "../config.ts";
 import type { ConsulClient, KvEntry } from "../consul/client.ts";
+import type { WireHealthCheck, WireHealthEntry } from "../consul/types.ts";
 import { kvPath } from "../names.ts";
 import { type Instance, toInstance } from "./health.ts";
 import {
@@ -104,12 +105,56 @@ export class IdentityCache {
   }
 }
 
+/** The heartbeats and heal marks in a listing of heartbeatPrefix()'s prefix (pure). */
+export function nodeKeysOf(prefix: string, entries: KvEntry[]): NodeKeys {
+  const out: NodeKeys = { beats: new Map(), marks: new Map() };
+  for (const e of entries) {
+    const rest = e.key.slice(prefix.length);
+    const m = /^([^/]+)\/(heartbeat|healing)$/.exec(rest);
+    if (!e.key.startsWith(prefix) || !m) continue;
+    if (m[2] === "heartbeat") out.beats.set(m[1]!, e.modifyIndex);
+    else if (isHealState(e.value)) out.marks.set(m[1]!, { index: e.modifyIndex, state: e.value });
+  }
+  return out;
+}
+
+/**
+ * A check's first wave of reads, sent together as soon as the run starts: the cluster document
+ * and the service's own keys (`<servicePrefix>/<service>/`: the pause flag, history, heartbeats
+ * and heal marks) in one transaction, and the catalog's health of the service (the actives for
+ * a standby, this node's own checks for an active's lease). LiveFacts answers from it what it
+ * covers. A transaction that was rolled back (no document yet, an ACL denial) answers nothing:
+ * those keys are then read one by one, whose answers say which it was. A read that failed
+ * fails whatever asks for it, as the read it replaces would have.
+ */
+export class FirstReads {
+  readonly kv: Promise<KvEntry[] | null>;
+  readonly health: Promise<WireHealthEntry[]>;
+  constructor(
+    consul: Pick<ConsulClient, "kvReadTxn" | "serviceHealth">,
+    readonly docKey: string,
+    readonly ownPrefix: string,
+    readonly service: string,
+  ) {
+    this.kv = consul.kvReadTxn([{ verb: "get", key: docKey }, {
+      verb: "get-tree",
+      key: ownPrefix,
+    }]);
+    this.health = consul.serviceHealth(service);
+    // awaited by whoever needs them; a run that fails first must not leave a rejection unhandled
+    this.kv.catch(() => {});
+    this.health.catch(() => {});
+  }
+}
+
 /** The live agent (and this host's takeover memory, read here and saved by the check). */
 export class LiveFacts implements ClusterFacts {
   constructor(
     private consul: ConsulClient,
     readonly id: IdentityCache,
     readonly store: TakeoverStore = new FileTakeoverStore(),
+    /** A check's first wave of reads, answered from before asking again. */
+    private first?: FirstReads,
   ) {}
   async takeover(service: string, node: string) {
     const state = await this.store.load(service, node);
@@ -119,19 +164,12 @@ export class LiveFacts implements ClusterFacts {
     return new Map((await this.consul.agentMembers()).map((m) => [m.name, m.status]));
   }
   async heartbeats(prefix: string, dc?: string) {
-    const { entries } = await this.consul.kvList(prefix, dc ? { dc } : {});
-    const out: NodeKeys = { beats: new Map(), marks: new Map() };
-    for (const e of entries) {
-      const rest = e.key.slice(prefix.length);
-      const m = /^([^/]+)\/(heartbeat|healing)$/.exec(rest);
-      if (!e.key.startsWith(prefix) || !m) continue;
-      if (m[2] === "heartbeat") out.beats.set(m[1]!, e.modifyIndex);
-      else if (isHealState(e.value)) out.marks.set(m[1]!, { index: e.modifyIndex, state: e.value });
-    }
-    return out;
+    const first = dc === undefined && prefix === this.first?.ownPrefix ? await this.first.kv : null;
+    const entries = first ?? (await this.consul.kvList(prefix, dc ? { dc } : {})).entries;
+    return nodeKeysOf(prefix, entries);
   }
   async nodeHealth(node: string) {
-    const checks = await this.consul.nodeHealth(node);
+    const checks = await this.nodeChecks(node);
     const bad = checks.filter((c) => (c.ServiceID ?? "") === "" && c.Status !== "passing");
     if (checks.length === 0) return { healthy: false, detail: `node ${node} has no checks` };
     return {
@@ -139,8 +177,25 @@ export class LiveFacts implements ClusterFacts {
       detail: bad.map((c) => `${c.CheckID}=${c.Status}`).join("+"),
     };
   }
-  kvGet(key: string, dc?: string) {
-    return this.consul.kvGet(key, dc ? { dc } : {});
+  /**
+   * A node's checks in the catalog: from the first reads' answer when it lists the node with
+   * its serfHealth (an instance's entry carries its node's checks), else asked.
+   */
+  async nodeChecks(node: string): Promise<WireHealthCheck[]> {
+    const listed = this.first
+      ? (await this.first.health).find((e) =>
+        e.Node.Node === node && e.Checks.some((c) => c.CheckID === "serfHealth")
+      )
+      : undefined;
+    return listed ? listed.Checks : await this.consul.nodeHealth(node);
+  }
+  async kvGet(key: string, dc?: string) {
+    const f = this.first;
+    if (dc === undefined && f && (key === f.docKey || key.startsWith(f.ownPrefix))) {
+      const got = await f.kv;
+      if (got !== null) return got.find((e) => e.key === key) ?? null;
+    }
+    return await this.consul.kvGet(key, dc ? { dc } : {});
   }
   node() {
     return this.id.node();
@@ -152,6 +207,7 @@ export class LiveFacts implements ClusterFacts {
     return this.consul.datacenters();
   }
   async serviceHealth(service: string, dc?: string) {
-    return (await this.consul.serviceHealth(service, dc ? { dc } : {})).map(toInstance);
+    const first = dc === undefined && service === this.first?.service ? this.first.health : null;
+    return (await (first ?? this.consul.serviceHealth(service, dc ? { dc } : {}))).map(toInstance);
   }
 }

@@ -7,6 +7,7 @@ import type {
   WireAgentServiceHealth,
   WireHealthCheck,
   WireHealthEntry,
+  WireKvPair,
   WireService,
 } from "./types.ts";
 import { ConsulError, ConsulHttp, parseBool, parseWait } from "./http.ts";
@@ -29,6 +30,7 @@ import {
   txnBody,
   txnCasFailure,
   type TxnOp,
+  type TxnRead,
 } from "./wire.ts";
 
 export {
@@ -38,6 +40,7 @@ export {
   type KvEntry,
   registrationBody,
   type TxnOp,
+  type TxnRead,
 } from "./wire.ts";
 
 /** A transaction either applied every operation or none (`failed`: which one refused, why). */
@@ -170,6 +173,31 @@ export class ConsulClient extends ConsulHttp {
       );
     }
     return { ok: false, failed: errors.map((e) => ({ opIndex: e.OpIndex, what: e.What })) };
+  }
+
+  /**
+   * Several KV reads in one server round trip, all at one index (`PUT /v1/txn` with only
+   * reads): every entry found, in operation order. Null when the transaction was rolled back
+   * (a `get` of a missing key, an ACL denial): the caller then reads key by key, where each
+   * answer says which it was.
+   */
+  async kvReadTxn(ops: readonly TxnRead[]): Promise<KvEntry[] | null> {
+    const { status, data } = await this.json<{ Results?: { KV?: WireKvPair }[] | null }>(
+      "/v1/txn",
+      { method: "PUT", body: JSON.stringify(txnBody(ops)), accept: [409], shape: TXN_ANSWER },
+    );
+    if (status === 409) return null;
+    const pairs = (data!.Results ?? []).map((r) => r.KV);
+    const why = SHAPES.kvPairs(pairs);
+    if (why) {
+      throw new ConsulError(
+        `PUT /v1/txn: unexpected answer from Consul (HTTP ${status}: ${why})`,
+        "invalid-response",
+        "PUT /v1/txn",
+        status,
+      );
+    }
+    return (pairs as WireKvPair[]).map(decodeKv);
   }
 
   /** Datacenters known to the catalog (WAN-joined). */

@@ -229,8 +229,11 @@ export type TxnOp =
   | { verb: "delete-cas"; key: string; index: number }
   | { verb: "check-index"; key: string; index: number };
 
+/** A read in a transaction: one key (`get`: the whole transaction fails when it is missing), or a prefix. */
+export type TxnRead = { verb: "get" | "get-tree"; key: string };
+
 /** The request body for a list of operations (pure). */
-export function txnBody(ops: readonly TxnOp[]): unknown[] {
+export function txnBody(ops: readonly (TxnOp | TxnRead)[]): unknown[] {
   return ops.map((op) => {
     const kv: Record<string, unknown> = { Verb: op.verb, Key: op.key };
     if ("value" in op) kv.Value = b64encode(op.value);

@@ -1,6 +1,6 @@
 // A fake Consul client from plain data for orchestration unit tests (the check's runner, the
 // event-driven takeover): reads answer from the fields, writes are recorded in `calls`.
-import type { KvEntry, LocalService, TxnOp } from "../../lib/consul/client.ts";
+import type { KvEntry, LocalService, TxnOp, TxnRead } from "../../lib/consul/client.ts";
 import type { WireHealthEntry, WireService } from "../../lib/consul/types.ts";
 import { kvEntry } from "./cluster.ts";
 
@@ -69,6 +69,21 @@ export class FakeConsul {
   }
   kvList() {
     return Promise.resolve({ entries: [], index: 1 });
+  }
+  /** Reads in one transaction: a missing `get` key rolls it back (null), as Consul does. */
+  kvReadTxn(ops: TxnRead[]) {
+    if (this.fail) return Promise.reject(this.fail);
+    const out: KvEntry[] = [];
+    for (const op of ops) {
+      if (op.verb === "get") {
+        const e = this.kv.get(op.key);
+        if (!e) return Promise.resolve(null);
+        out.push(e);
+      } else {
+        for (const [k, e] of this.kv) if (k.startsWith(op.key)) out.push(e);
+      }
+    }
+    return Promise.resolve(out);
   }
   agentMembers() {
     return Promise.resolve([]);

@@ -2,12 +2,16 @@ import assert from "node:assert/strict";
 import {
   clusterKeyFor,
   clusterPrefixFor,
+  FirstReads,
   healKey,
   IdentityCache,
   LiveFacts,
 } from "../../../lib/cluster/facts.ts";
 import { UsageError } from "../../../lib/errors.ts";
-import { config } from "../../_support/cluster.ts";
+import { config, kvEntry } from "../../_support/cluster.ts";
+import { healthEntry } from "../../_support/fake_consul.ts";
+import type { KvEntry } from "../../../lib/consul/client.ts";
+import type { WireHealthEntry } from "../../../lib/consul/types.ts";
 
 Deno.test("clusterKeyFor() is <clusterKey>/<service>, or null without clusterKey", () => {
   assert.equal(clusterKeyFor(config({ clusterKey: "cluster" }), "web"), "cluster/web");
@@ -76,4 +80,94 @@ Deno.test("LiveFacts.heartbeats(): one listing gives the heartbeats' indexes and
     { index: 80, state: "healing" },
   ]]);
   assert.equal(healKey("service", "web", "a1"), "service/web/a1/healing");
+});
+
+/** A consul double that counts what is asked of it, one answer per kind. */
+function counting(a: {
+  txn: () => Promise<KvEntry[] | null>;
+  health?: WireHealthEntry[];
+}) {
+  const asked: string[] = [];
+  const consul = {
+    kvReadTxn: (ops: { verb: string; key: string }[]) => {
+      asked.push(`txn ${ops.map((o) => `${o.verb} ${o.key}`).join(", ")}`);
+      return a.txn();
+    },
+    serviceHealth: (svc: string, o: { dc?: string } = {}) => {
+      asked.push(`health ${svc}${o.dc ? ` dc=${o.dc}` : ""}`);
+      return Promise.resolve(a.health ?? []);
+    },
+    kvGet: (key: string) => {
+      asked.push(`get ${key}`);
+      return Promise.resolve(kvEntry(key, "live", 99));
+    },
+    kvList: (prefix: string) => {
+      asked.push(`list ${prefix}`);
+      return Promise.resolve({ entries: [], index: 1 });
+    },
+    nodeHealth: (node: string) => {
+      asked.push(`node ${node}`);
+      return Promise.resolve([{ CheckID: "serfHealth", Status: "critical" }]);
+    },
+  };
+  // deno-lint-ignore no-explicit-any
+  const c = consul as any;
+  const first = new FirstReads(c, "cluster/web", "service/web/", "web");
+  return { asked, facts: new LiveFacts(c, new IdentityCache(c, config()), undefined, first) };
+}
+
+Deno.test("FirstReads: the document, the service's keys and its health come from one wave", async () => {
+  const serfHealth = {
+    Node: "a1",
+    CheckID: "serfHealth",
+    Name: "",
+    Status: "passing",
+    Output: "",
+    ServiceID: "",
+    ServiceName: "",
+    ModifyIndex: 3,
+  };
+  const entry = healthEntry("a1", "passing", "web-ttl");
+  const { asked, facts } = counting({
+    txn: () =>
+      Promise.resolve([
+        kvEntry("cluster/web", "{}", 21),
+        kvEntry("service/web/pause", "{}", 30),
+        kvEntry("service/web/a1/heartbeat", "5", 31),
+      ]),
+    health: [{ ...entry, Checks: [...entry.Checks, serfHealth] }],
+  });
+  assert.equal((await facts.kvGet("cluster/web"))?.modifyIndex, 21);
+  assert.equal((await facts.kvGet("service/web/pause"))?.modifyIndex, 30);
+  assert.equal(await facts.kvGet("service/web/history"), null, "in the prefix, not there: absent");
+  assert.deepEqual([...(await facts.heartbeats("service/web/")).beats], [["a1", 31]]);
+  assert.deepEqual((await facts.serviceHealth("web")).map((i) => i.node), ["a1"]);
+  assert.equal(
+    (await facts.nodeChecks("a1")).find((c) => c.CheckID === "serfHealth")?.Status,
+    "passing",
+  );
+  assert.deepEqual(asked, ["txn get cluster/web, get-tree service/web/", "health web"]);
+  // what the wave does not cover is asked
+  assert.equal((await facts.kvGet("other/key"))?.value, "live");
+  await facts.serviceHealth("web", "dc2");
+  await facts.nodeChecks("b9");
+  assert.deepEqual(asked.slice(2), ["get other/key", "health web dc=dc2", "node b9"]);
+});
+
+Deno.test("FirstReads: a rolled-back transaction is read key by key; a failed one fails the reads", async () => {
+  const back = counting({ txn: () => Promise.resolve(null) });
+  assert.equal((await back.facts.kvGet("cluster/web"))?.value, "live");
+  await back.facts.heartbeats("service/web/");
+  assert.deepEqual(back.asked.slice(2), ["get cluster/web", "list service/web/"]);
+  const down = counting({ txn: () => Promise.reject(new Error("agent down")) });
+  await assert.rejects(down.facts.kvGet("service/web/pause"), /agent down/);
+  await assert.rejects(down.facts.heartbeats("service/web/"), /agent down/);
+  assert.deepEqual(down.asked.slice(2), [], "not asked again");
+  // an entry without the node's serfHealth (no node checks in the answer) is asked for
+  const bare = counting({
+    txn: () => Promise.resolve([]),
+    health: [healthEntry("a1", "passing", "w")],
+  });
+  assert.equal((await bare.facts.nodeChecks("a1"))[0]?.Status, "critical");
+  assert.deepEqual(bare.asked.slice(2), ["node a1"]);
 });
