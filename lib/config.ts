@@ -12,6 +12,7 @@ import { dirname, join } from "./paths.ts";
 import { ConfigError } from "./errors.ts";
 import type { Env } from "./env.ts";
 import { unsafePattern } from "./pattern.ts";
+import { syncIo } from "./sys/small_io.ts";
 
 export interface Config {
   serviceFilter: string | null;
@@ -359,14 +360,19 @@ export interface LoadOptions {
 }
 
 /** Find, read and validate the config file. */
-export async function loadConfig(opts: LoadOptions): Promise<LoadedConfig> {
+export function loadConfig(opts: LoadOptions): Promise<LoadedConfig> {
+  return syncIo(() => loadConfigNow(opts));
+}
+
+function loadConfigNow(opts: LoadOptions): LoadedConfig {
   const candidates = configCandidates(opts.flagPath, opts.env);
   const named = namedConfig(opts.flagPath, opts.env);
   let text: string | undefined;
   let path: string | null = null;
   for (const candidate of candidates) {
     try {
-      text = await Deno.readTextFile(candidate);
+      // a small local file: read on the spot (lib/sys/small_io.ts says why)
+      text = Deno.readTextFileSync(candidate);
       path = candidate;
       break;
     } catch (e) {

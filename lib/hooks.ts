@@ -18,6 +18,7 @@ import type { RunStep } from "./plan/step.ts";
 import { createLockFile, LOCK_DIR, removeLockFile, selfHolder } from "./sys/lockfile.ts";
 import type { Runner } from "./sys/runner.ts";
 import { segment } from "./names.ts";
+import { syncIo } from "./sys/small_io.ts";
 
 export type RoleEvent = "promoted" | "demoted" | "fenced";
 
@@ -143,25 +144,29 @@ export async function runRoleHook(ctx: HookCtx, change: RoleChange): Promise<Hoo
  * Remember the role this node's check saw for a service and return the one remembered before
  * (null the first time, or when the memory is unreadable: no change is assumed then).
  */
-export async function rememberRole(
+export function rememberRole(
   dir: string,
   node: string,
   service: string,
   role: string,
 ): Promise<string | null> {
+  return syncIo(() => rememberRoleNow(dir, node, service, role));
+}
+
+function rememberRoleNow(dir: string, node: string, service: string, role: string): string | null {
   const nodeDir = join(dir, "role", segment("node", node || "-"));
   const path = join(nodeDir, segment("service", service));
   let before: string | null = null;
   try {
-    before = (await Deno.readTextFile(path)).trim() || null;
+    before = Deno.readTextFileSync(path).trim() || null;
   } catch {
     before = null;
   }
   if (before !== role) {
-    await Deno.mkdir(nodeDir, { recursive: true, mode: 0o700 });
+    Deno.mkdirSync(nodeDir, { recursive: true, mode: 0o700 });
     const tmp = `${path}.${Deno.pid}.tmp`;
-    await Deno.writeTextFile(tmp, role + "\n", { mode: 0o600 });
-    await Deno.rename(tmp, path);
+    Deno.writeTextFileSync(tmp, role + "\n", { mode: 0o600 });
+    Deno.renameSync(tmp, path);
   }
   return before;
 }

@@ -224,16 +224,22 @@ export async function writeCheckMetrics(
 ): Promise<string | null> {
   if (!config.metrics) return null;
   const path = metricsPath(config);
-  const read = (p: string) => Deno.readTextFile(p).catch(() => null);
-  const [existing, state] = await Promise.all([read(path), read(join(config.logDir, STATE_FILE))]);
+  const read = (p: string) => {
+    try {
+      return Deno.readTextFileSync(p);
+    } catch {
+      return null;
+    }
+  };
+  const [existing, state] = [read(path), read(join(config.logDir, STATE_FILE))];
   const sample = {
     ...s,
     triggers: triggerCounters(state, s.service, config, now),
     roleChangeAt: await roleChangeFor(existing ?? "", s, readHistory),
   };
-  await Deno.mkdir(dirname(path), { recursive: true });
+  Deno.mkdirSync(dirname(path), { recursive: true });
   const tmp = `${path}.${Deno.pid}.tmp`;
-  await Deno.writeTextFile(tmp, mergeMetrics(existing ?? "", sample), { mode: 0o644 });
-  await Deno.rename(tmp, path);
+  Deno.writeTextFileSync(tmp, mergeMetrics(existing ?? "", sample), { mode: 0o644 });
+  Deno.renameSync(tmp, path);
   return path;
 }

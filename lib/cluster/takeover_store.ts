@@ -13,6 +13,7 @@ import { segment } from "../names.ts";
 import { join } from "../paths.ts";
 import { LOCK_DIR, lockDirProblem } from "../sys/lockfile.ts";
 import { fresh, isHealState, type NodeMemo, type TakeoverState } from "./takeover.ts";
+import { syncIo } from "../sys/small_io.ts";
 
 export const STATE_DIR = `${LOCK_DIR}/state`;
 
@@ -126,13 +127,16 @@ export class FileTakeoverStore implements TakeoverStore {
     const svc = segment("the Consul service", service);
     return join(this.dir, `${svc}@${segment("the node name", node)}.json`);
   }
-  async load(service: string, node: string): Promise<TakeoverState> {
+  load(service: string, node: string): Promise<TakeoverState> {
+    return syncIo(() => this.#load(service, node));
+  }
+  #load(service: string, node: string): TakeoverState {
     const path = this.path(service, node);
     try {
-      const st = await Deno.lstat(path);
+      const st = Deno.lstatSync(path);
       // the directory is root's alone (checked when it is written): only its own files
       if (!st.isFile) return fresh();
-      const text = await Deno.readTextFile(path);
+      const text = Deno.readTextFileSync(path);
       const state = parseState(text);
       const boot = (JSON.parse(text) as { boot?: unknown }).boot;
       const ok = sameClock(
@@ -146,31 +150,36 @@ export class FileTakeoverStore implements TakeoverStore {
       return fresh();
     }
   }
-  async save(service: string, node: string, state: TakeoverState): Promise<void> {
+  save(service: string, node: string, state: TakeoverState): Promise<void> {
+    return syncIo(() => this.#save(service, node, state));
+  }
+  #save(service: string, node: string, state: TakeoverState): void {
     const path = this.path(service, node);
-    await this.#ensureDir();
+    this.#ensureDir();
     const tmp = `${path}.${Deno.pid}.tmp`;
     try {
       const text = JSON.stringify({ ...state, boot: this.boot() }) + "\n";
-      await Deno.writeTextFile(tmp, text, { mode: 0o600 });
-      await Deno.rename(tmp, path);
+      Deno.writeTextFileSync(tmp, text, { mode: 0o600 });
+      Deno.renameSync(tmp, path);
     } catch (e) {
-      await Deno.remove(tmp).catch(() => {});
+      try {
+        Deno.removeSync(tmp);
+      } catch { /* never written */ }
       throw new Error(`cannot write takeover state ${path}: ${describeError(e)}`);
     }
   }
-  async #ensureDir(): Promise<void> {
+  #ensureDir(): void {
     const dirs = this.dir === STATE_DIR ? [LOCK_DIR, STATE_DIR] : [this.dir];
     for (const d of dirs) {
       try {
-        await Deno.mkdir(d, { mode: 0o700 });
+        Deno.mkdirSync(d, { mode: 0o700 });
       } catch (e) {
         if (!(e instanceof Deno.errors.AlreadyExists)) {
           throw new Error(`cannot create state directory ${d}: ${describeError(e)}`);
         }
       }
     }
-    const st = await Deno.lstat(this.dir);
+    const st = Deno.lstatSync(this.dir);
     const problem = lockDirProblem(this.dir, st);
     if (problem) throw new Error(problem.replace("lock directory", "state directory"));
   }

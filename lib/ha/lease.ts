@@ -19,6 +19,7 @@ import { describeError } from "../errors.ts";
 import { segment } from "../names.ts";
 import { dirname } from "../paths.ts";
 import { LOCK_DIR, lockDirProblem } from "../sys/lockfile.ts";
+import { syncIo } from "../sys/small_io.ts";
 
 export const LEASE_DIR = `${LOCK_DIR}/lease`;
 export const FENCED_DIR = `${LOCK_DIR}/fenced`;
@@ -156,52 +157,67 @@ export function bootNow(): Promise<Now> {
 }
 
 /** Create a directory of powerconsul's run directory (0700) and refuse one others can write. */
-export async function ensureRunDir(dir: string): Promise<void> {
+export function ensureRunDir(dir: string): Promise<void> {
+  return syncIo(() => ensureRunDirNow(dir));
+}
+
+function ensureRunDirNow(dir: string): void {
   for (const d of [LOCK_DIR, dir]) {
     try {
-      await Deno.mkdir(d, { mode: 0o700 });
+      Deno.mkdirSync(d, { mode: 0o700 });
     } catch (e) {
       if (!(e instanceof Deno.errors.AlreadyExists)) {
         throw new Error(`cannot create ${d}: ${describeError(e)}`);
       }
     }
   }
-  const problem = lockDirProblem(dir, await Deno.lstat(dir));
+  const problem = lockDirProblem(dir, Deno.lstatSync(dir));
   if (problem) throw new Error(problem);
 }
 
 /** Write a small file atomically (sibling, sync, rename), mode 0600. */
-export async function writeAtomic(path: string, text: string): Promise<void> {
-  await ensureRunDir(dirname(path));
+export function writeAtomic(path: string, text: string): Promise<void> {
+  return syncIo(() => writeAtomicNow(path, text));
+}
+
+function writeAtomicNow(path: string, text: string): void {
+  ensureRunDirNow(dirname(path));
   const tmp = `${path}.new${Deno.pid}`;
-  const f = await Deno.open(tmp, { write: true, create: true, truncate: true, mode: 0o600 });
+  const f = Deno.openSync(tmp, { write: true, create: true, truncate: true, mode: 0o600 });
   try {
-    await f.write(new TextEncoder().encode(text));
-    await f.syncData();
+    const bytes = new TextEncoder().encode(text);
+    for (let off = 0; off < bytes.length;) off += f.writeSync(bytes.subarray(off));
+    f.syncDataSync();
   } finally {
     f.close();
   }
-  await Deno.rename(tmp, path);
+  Deno.renameSync(tmp, path);
 }
 
 /** A small file's text, or null when it does not exist (a symlink is never followed). */
-export async function readSmall(path: string): Promise<string | null> {
+export function readSmall(path: string): Promise<string | null> {
+  return syncIo(() => readSmallNow(path));
+}
+
+function readSmallNow(path: string): string | null {
   try {
-    const st = await Deno.lstat(path);
+    const st = Deno.lstatSync(path);
     if (!st.isFile) return "";
-    return await Deno.readTextFile(path);
+    return Deno.readTextFileSync(path);
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return null;
     throw e;
   }
 }
 
-export async function removeFile(path: string): Promise<void> {
-  try {
-    await Deno.remove(path);
-  } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) throw e;
-  }
+export function removeFile(path: string): Promise<void> {
+  return syncIo(() => {
+    try {
+      Deno.removeSync(path);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+  });
 }
 
 /**

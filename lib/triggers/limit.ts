@@ -29,6 +29,7 @@ import {
   stormVerdict,
   type Verdict,
 } from "./storm.ts";
+import { syncIo } from "../sys/small_io.ts";
 
 export {
   keyName,
@@ -93,10 +94,13 @@ export class TriggerLimiter {
   }
 
   /** Read the state; a missing file is empty, a corrupt one is empty plus a warning. */
-  async read(): Promise<{ state: StateFile; corrupt: boolean }> {
+  read(): Promise<{ state: StateFile; corrupt: boolean }> {
+    return syncIo(() => this.#read());
+  }
+  #read(): { state: StateFile; corrupt: boolean } {
     let text: string;
     try {
-      text = await Deno.readTextFile(this.path);
+      text = Deno.readTextFileSync(this.path);
     } catch (e) {
       if (e instanceof Deno.errors.NotFound) return { state: emptyState(), corrupt: false };
       throw e;
