@@ -170,7 +170,7 @@ export async function checkSection(
     await sc.prepare?.();
     const launcher = [LAUNCHER, ...sc.args];
     const source = [w.deno, ...DENO_RUN, ...sc.node.flags, join(REPO, "main.ts"), ...sc.args];
-    // the shipped code form: main.ts bundled into one module (scripts/compile.sh compiles that)
+    // the shipped code form: main.ts bundled into one minified module (scripts/compile.sh compiles it)
     const direct = [w.deno, ...DENO_RUN, ...sc.node.flags, bundle, ...sc.args];
     const floor = [
       w.deno,

@@ -45,13 +45,15 @@ out.push(
 );
 out.push(
   "- **Per check**: one `powerconsul check service` process per run: main.ts bundled into one " +
-    "module (what `deno task compile` compiles) run by `deno run` under the shipped permission " +
+    "minified module (what `deno task compile` compiles) run by `deno run` under the shipped permission " +
     "flags, against a real init script; the source run module by module and the dev launcher " +
     "are in the breakdown. The **floor** (the honest one) is a Deno process under the same flags " +
     "that makes one `fetch` to the same agent and, while it is in flight, spawns the probe " +
     "(`service <name> status`), then exits: the least a check that really looks can cost. It is " +
     "measured in the same run, interleaved with the checks; ratios are check ÷ floor. The bare " +
-    "floor (the fetch alone) is shown too. CPU is user + system time of the process and " +
+    "floor (the fetch alone) is shown too; the check itself asks a plain-HTTP agent over " +
+    "connections of its own, not `fetch` (README, Design decisions). CPU is user + system " +
+    "time of the process and " +
     "everything it waited for; RSS is the peak of the largest process. Requests are counted by " +
     "a loopback proxy in front of the agent; *exec → first request* is when the first request " +
     "byte reached that proxy. The *trace* rows are the check's own timestamps " +

@@ -11,7 +11,7 @@ import type { Deadline } from "../deadline.ts";
 import { PowerconsulError } from "../errors.ts";
 import { Exit } from "../exit_codes.ts";
 import { encodeKvKey } from "../names.ts";
-import { type Answer, exchange, HttpFramingError } from "./http1.ts";
+import { type Answer, ClosedEarly, exchange, HttpFramingError } from "./http1.ts";
 import type { WireKvPair } from "./types.ts";
 import { SHAPES } from "./wire.ts";
 
@@ -155,6 +155,13 @@ export class ConsulHttp {
       );
     } catch (e) {
       if (e instanceof ConsulError) throw e;
+      if (e instanceof ClosedEarly && !signal.aborted) {
+        throw new ConsulError(
+          `cannot reach Consul agent at ${this.baseUrl} (${endpoint}): ${e.message}`,
+          "unreachable",
+          endpoint,
+        );
+      }
       if (e instanceof HttpFramingError) {
         throw new ConsulError(
           `${endpoint}: the agent at ${this.baseUrl} did not answer in HTTP/1.x (${e.message})`,

@@ -26,6 +26,11 @@ export class HttpFramingError extends Error {
   override name = "HttpFramingError";
 }
 
+/** The connection ended before the answer was complete (the agent went away mid-answer). */
+export class ClosedEarly extends Error {
+  override name = "ClosedEarly";
+}
+
 export interface ExchangeOptions {
   method: string;
   headers: Record<string, string>;
@@ -119,7 +124,7 @@ async function readHead(inc: Incoming): Promise<Head> {
     while (end < 0) {
       const scanned = inc.len;
       if (!(await inc.more())) {
-        throw new HttpFramingError(
+        throw new ClosedEarly(
           inc.len === start
             ? "the connection closed without an answer"
             : "the answer's header is cut off",
@@ -151,7 +156,7 @@ async function readBody(inc: Incoming, head: Head, method: string): Promise<Uint
       throw new HttpFramingError(`bad Content-Length ${JSON.stringify(cl)}`);
     }
     const n = Number(cl);
-    if (!(await inc.atLeast(at + n))) throw new HttpFramingError("the answer's body is cut off");
+    if (!(await inc.atLeast(at + n))) throw new ClosedEarly("the answer's body is cut off");
     return inc.buf.slice(at, at + n);
   }
   while (await inc.more()) { /* until the agent closes */ }
@@ -174,7 +179,7 @@ async function readChunked(inc: Incoming, from: number): Promise<Uint8Array> {
         }
       }
       if (i - pos > 4096) throw new HttpFramingError("a chunk header is too long");
-      if (!(await inc.more())) throw new HttpFramingError("the answer's body is cut off");
+      if (!(await inc.more())) throw new ClosedEarly("the answer's body is cut off");
     }
   };
   while (true) {
@@ -188,7 +193,7 @@ async function readChunked(inc: Incoming, from: number): Promise<Uint8Array> {
       break;
     }
     if (!(await inc.atLeast(pos + size + 2))) {
-      throw new HttpFramingError("the answer's body is cut off");
+      throw new ClosedEarly("the answer's body is cut off");
     }
     parts.push(inc.buf.slice(pos, pos + size));
     total += size;
@@ -243,8 +248,8 @@ function closeQuietly(conn: Deno.Conn): void {
 
 /**
  * One exchange with an http:// URL. Rejects with the signal's reason when it aborts (the
- * connection is then closed), with Deno's error when the connection fails, and with an
- * HttpFramingError when the answer is not HTTP/1.x.
+ * connection is then closed), with Deno's error when the connection fails, with ClosedEarly when
+ * it ends before the answer is whole, and with an HttpFramingError when the answer is not HTTP/1.x.
  */
 export async function exchange(url: URL, o: ExchangeOptions): Promise<Answer> {
   const hostname = url.hostname.replace(/^\[(.*)\]$/, "$1");

@@ -113,15 +113,15 @@ Deno.test("every command and subcommand answers --help with exit 0 and an exampl
   assert.equal(none.code, 2);
 });
 
-Deno.test("compile: what it compiles (main.ts bundled into one module) runs under the shipped flags", async () => {
+Deno.test("compile: what it compiles (main.ts bundled into one minified module) runs under the shipped flags", async () => {
   const compile = await Deno.readTextFile(join(REPO, "scripts", "compile.sh"));
-  assert.match(compile, /"\$DENO" bundle -q -o "\$bundle" main\.ts/);
+  assert.match(compile, /"\$DENO" bundle -q --minify -o "\$bundle" main\.ts/);
   assert.match(compile, /--output "\$out" "\$bundle"/);
   const dir = await Deno.makeTempDir({ prefix: "pc-bundle-" });
   try {
     const bundle = join(dir, "powerconsul.bundle.js");
     const script = `. ${join(REPO, "scripts", "_deno.sh")}; set_permission_flags; ` +
-      `"$DENO" bundle -q -o ${bundle} ${join(REPO, "main.ts")} && ` +
+      `"$DENO" bundle -q --minify -o ${bundle} ${join(REPO, "main.ts")} && ` +
       `"$DENO" run -q --no-prompt "\${FLAGS[@]}" ${bundle} check service -S web`;
     const out = await new Deno.Command("bash", {
       args: ["-c", script],

@@ -2,7 +2,7 @@
 // the bytes each case needs: the framings an agent uses, answers that are cut off or are not
 // HTTP, a server that never answers, and the request as it goes out.
 import assert from "node:assert/strict";
-import { exchange, HttpFramingError } from "../../../lib/consul/http1.ts";
+import { ClosedEarly, exchange, HttpFramingError } from "../../../lib/consul/http1.ts";
 import { ConsulError, ConsulHttp } from "../../../lib/consul/http.ts";
 
 const enc = new TextEncoder();
@@ -113,15 +113,11 @@ Deno.test("exchange(): Content-Length, chunked (split anywhere) and close-framed
 
 Deno.test("exchange(): what is not a whole HTTP/1.x answer is an HttpFramingError", async () => {
   const bad: [string, RegExp][] = [
-    ["", /closed without an answer/],
-    ["HTTP/1.1 200 OK\r\nContent-Len", /header is cut off/],
     ["SSH-2.0-OpenSSH_9\r\n\r\n", /not an HTTP\/1\.x status line/],
     ["HTTP/1.1 200 OK\r\nno colon here\r\n\r\n", /malformed header line/],
-    ["HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", /body is cut off/],
     ["HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", /bad Content-Length/],
     ["HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", /unsupported Transfer-Encoding/],
     ["HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", /bad chunk size/],
-    ["HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel", /body is cut off/],
     ["HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhiXX0\r\n\r\n", /end with CRLF/],
     [`HTTP/1.1 200 OK\r\nContent-Length: 3000\r\n\r\n${"x".repeat(3000)}`, /larger than 2048/],
   ];
@@ -136,6 +132,35 @@ Deno.test("exchange(): what is not a whole HTTP/1.x answer is an HttpFramingErro
         JSON.stringify(text.slice(0, 40)),
       );
     }
+  });
+});
+
+Deno.test("exchange(): a connection that ends before the answer is whole is ClosedEarly", async () => {
+  const cut: [string, RegExp][] = [
+    ["", /closed without an answer/],
+    ["HTTP/1.1 200 OK\r\nContent-Len", /header is cut off/],
+    ["HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", /body is cut off/],
+    ["HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel", /body is cut off/],
+  ];
+  let i = 0;
+  await withServer(async (_req, conn) => {
+    await write(conn, cut[i++]![0]);
+  }, async (url) => {
+    for (const [text, why] of cut) {
+      await assert.rejects(
+        exchange(url("/x"), opts()),
+        (e) => e instanceof ClosedEarly && why.test(e.message),
+        JSON.stringify(text.slice(0, 40)),
+      );
+    }
+    const http = new ConsulHttp({ baseUrl: url("").origin, timeoutMs: 2000 });
+    await assert.rejects(
+      http.request("/v1/kv/x"),
+      (e) =>
+        e instanceof ConsulError && e.kind === "unreachable" &&
+        /cannot reach Consul agent at .* \(GET \/v1\/kv\/x\): the connection closed without an answer/
+          .test(e.message),
+    );
   });
 });
 
