@@ -110,9 +110,12 @@ agentTest(
     const config = await writeConfig(dirs.configDir, {
       logDir: dirs.logDir,
       clusterKey: "cluster",
-      // The new active stays down on purpose until s3.start() below. With the default 30 s a
-      // slow machine can reach the stale-lock rule first (the demoted node then takes a new
-      // active that never came up back: right, but another test's subject).
+      // The new active stays down on purpose until s3.start() below, and the waits from the
+      // flip to the lock clear are bounded at 20 + 20 + 20 + 30 s. Past lockTimeout the
+      // stale-lock rule rightly takes the switch for dead and the demoted node takes over
+      // again (another test's subject): with the default 30 s, a 34 s stall before s3.start()
+      // made n2 flip back 32 s after the flip, and the lock cleared only after n3's own
+      // stale-lock flip, about 30 s later. So longer than every wait here put together.
       lockTimeout: 600,
     });
     const key = "cluster/web";
@@ -168,9 +171,11 @@ agentTest(
     }, { timeoutMs: 20_000 });
     // the lock holds the demoted node back for several check rounds: the doc must not change
     const held = (await kvGet(cluster.server, key))!;
+    // (both nodes log to the same file: the new active's lines say "locked" too, the demoted
+    // node is the only secondary since the flip)
     await waitFor("three more runs of the demoted node's check", async () => {
       const log = await Deno.readTextFile(join(dirs.logDir, "check", "service.web.log"));
-      return (log.match(/locked/g) ?? []).length >= 4;
+      return (log.match(/ role=secondary .*locked/g) ?? []).length >= 4;
     }, { timeoutMs: 20_000 });
     assert.equal(
       (await kvGet(cluster.server, key))!.modifyIndex,
@@ -183,7 +188,11 @@ agentTest(
       const e = await kvGet(cluster.server, key);
       const doc = e?.value ? JSON.parse(e.value) : null;
       return doc && !("lock" in doc) ? doc : undefined;
-    }, { timeoutMs: 30_000 });
+    }, {
+      timeoutMs: 30_000,
+      // a flip back (the stale-lock rule, a second takeover) shows in the versions
+      onTimeout: () => `\ndocument versions so far: ${JSON.stringify(history.seen)}`,
+    });
     assert.deepEqual(cleared, { active_nodes: [n3.name], standby_nodes: [n2.name] });
     await waitFor(
       "roles settled: both checks passing, nodns moved to the demoted node",

@@ -50,12 +50,34 @@ const SWITCH_TIMEOUT_S = 3;
 /** What must not change when a command meets unknown state. */
 interface Snapshot {
   kvIndex: number;
+  /** Every key's ModifyIndex: names the write when kvIndex moved. */
+  keys: Record<string, number>;
   doc: { value: string | null; modifyIndex: number } | null;
   tags: Record<string, string[]>;
   markers: string[];
   d2pid: string;
   d3running: boolean;
   lockFiles: string[];
+}
+
+/** key → ModifyIndex of every KV entry, as `a` lists them. */
+async function kvModifyIndexes(a: AgentHandle): Promise<Record<string, number>> {
+  const r = await a.api("/v1/kv/?recurse");
+  if (r.status === 404) {
+    await r.body?.cancel();
+    return {};
+  }
+  const list = await r.json() as { Key: string; ModifyIndex: number }[];
+  return Object.fromEntries(list.map((e) => [e.Key, e.ModifyIndex]));
+}
+
+/** Which keys differ between two listings, for a failure message. */
+function keysMoved(before: Record<string, number>, after: Record<string, number>): string {
+  const out: string[] = [];
+  for (const k of new Set([...Object.keys(before), ...Object.keys(after)])) {
+    if (before[k] !== after[k]) out.push(`${k} ${before[k] ?? "absent"} → ${after[k] ?? "absent"}`);
+  }
+  return out.length ? out.join(", ") : "no key differs (a key written and deleted again?)";
 }
 
 /**
@@ -205,6 +227,7 @@ class World {
   async snapshot(): Promise<Snapshot> {
     return {
       kvIndex: await kvIndex(this.server),
+      keys: await kvModifyIndexes(this.server),
       doc: await kvGet(this.server, "cluster/web"),
       tags: await this.tags(),
       markers: await listing(this.markers),
@@ -217,7 +240,15 @@ class World {
   /** Nothing acted: no KV write, no tag change, no trigger run, no daemon started or stopped. */
   async assertUntouched(before: Snapshot, what: string, opts: { kv?: boolean } = {}) {
     const after = await this.snapshot();
-    if (opts.kv ?? true) assert.equal(after.kvIndex, before.kvIndex, `${what}: a KV write`);
+    if (opts.kv ?? true) {
+      assert.equal(
+        after.kvIndex,
+        before.kvIndex,
+        `${what}: a KV write (KV index ${before.kvIndex} → ${after.kvIndex}; keys: ${
+          keysMoved(before.keys, after.keys)
+        })`,
+      );
+    }
     assert.deepEqual(after.doc, before.doc, `${what}: the cluster document changed`);
     assert.deepEqual(after.tags, before.tags, `${what}: tags changed`);
     assert.deepEqual(after.markers, before.markers, `${what}: a trigger action ran`);

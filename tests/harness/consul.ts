@@ -41,7 +41,8 @@ export interface AgentHandle {
   kill(): Promise<void>;
   /**
    * Start again after stop/kill with the same dirs and flags. Resolves when the agent answers
-   * `/v1/agent/self` and, for a server, its DC has a leader; for a client whose DC server is
+   * `/v1/agent/self` and, for a server, its DC has a leader that has applied its raft log (reads
+   * then see every write made before the restart); for a client whose DC server is
    * running, when the client and that server both list each other alive in their members.
    * Only waits if the agent is already running.
    */
@@ -759,6 +760,16 @@ class Cluster implements ClusterHandle {
         return r.ok;
       }, this.waitOpts([server]));
     }
+    // A server names itself leader before it has applied its raft log: until its barrier is
+    // through, a default-consistency read is served from a state store still replaying the log
+    // (after a restart: empty, or the KV as of some earlier index). Consul answers a
+    // `?consistent` read only once that barrier is through (it holds the read meanwhile, or
+    // answers 500 "Not ready to serve consistent reads"), so one such read marks the state as
+    // caught up.
+    await waitFor(`the ${dc} leader to have applied its log (a ?consistent read)`, async () => {
+      await readJson(server, "/v1/catalog/nodes?consistent");
+      return true;
+    }, this.waitOpts([server]));
   }
 
   /** Everything startCluster waits for once all processes are spawned. */
@@ -997,7 +1008,7 @@ async function startOnce(opts: StartOptions): Promise<Cluster> {
 
 /**
  * Start a cluster and wait (bounded, 30 s per condition, agent log tails in the error) until it is
- * usable: every agent answers `/v1/agent/self`, each DC has a leader (and accepts the ACL token),
+ * usable: every agent answers `/v1/agent/self`, each DC has a leader (accepting the ACL token, its log applied),
  * every agent sees all members of its DC alive, each DC's catalog lists all its nodes with
  * `serfHealth` passing, and with `dc2` both DCs are listed by `/v1/catalog/datacenters` in dc1.
  * Without options: one server, `dc1` (the "dev agent", but with a real data dir). On failure
