@@ -239,7 +239,19 @@ Deno.test("harness: waitFor returns the value, and times out with the context", 
 Deno.test("harness: proxy forwards and counts, stall server hangs, closed port refuses", async () => {
   // a tiny HTTP target
   const target = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (req) => {
-    return new Response(`hello ${new URL(req.url).pathname}`);
+    if (new URL(req.url).pathname !== "/pieces") {
+      return new Response(`hello ${new URL(req.url).pathname}`);
+    }
+    // two pieces, the second once the first has surely left
+    const body = new ReadableStream<Uint8Array>({
+      async start(c) {
+        c.enqueue(new TextEncoder().encode("one "));
+        await new Promise((r) => setTimeout(r, 200));
+        c.enqueue(new TextEncoder().encode("two"));
+        c.close();
+      },
+    });
+    return new Response(body);
   });
   const targetAddr = `127.0.0.1:${target.addr.port}`;
   const proxy = startProxy({ target: targetAddr });
@@ -268,6 +280,14 @@ Deno.test("harness: proxy forwards and counts, stall server hangs, closed port r
     );
     const late = await fetch(`http://${proxy.addr}/d`, { signal: AbortSignal.timeout(10_000) });
     assert.equal(await late.text(), "hello /d");
+    // an answer the target writes in two pieces is held once, not once per piece
+    const started = performance.now();
+    const pieces = await fetch(`http://${proxy.addr}/pieces`, {
+      signal: AbortSignal.timeout(10_000),
+    });
+    assert.equal(await pieces.text(), "one two");
+    const took = performance.now() - started;
+    assert.ok(took >= 1000 && took < 1900, `held ${Math.round(took)} ms for a 1000 ms delay`);
 
     // stall mode switched at run time: a fetch times out
     proxy.mode = "stall";
@@ -275,7 +295,7 @@ Deno.test("harness: proxy forwards and counts, stall server hangs, closed port r
       fetch(`http://${proxy.addr}/s`, { signal: AbortSignal.timeout(500) }),
       (e: Error) => e.name === "TimeoutError",
     );
-    assert.equal(proxy.requests, 7);
+    assert.equal(proxy.requests, 8);
 
     await assert.rejects(
       fetch(`http://${stall.addr}/v1/agent/self`, { signal: AbortSignal.timeout(500) }),

@@ -21,8 +21,9 @@ export interface ProxyHandle extends AsyncDisposable {
    * - `pass`: forward both ways;
    * - `stall`: read and discard what the client sends, never answer (a connection that stalled
    *   once stays stalled, so a half-forwarded request never reaches the target);
-   * - `delay`: hold each target→client chunk `delayMs` before forwarding it (requests reach the
-   *   target on time, answers arrive late).
+   * - `delay`: hold each answer `delayMs` before forwarding it: the first target→client chunk
+   *   after each request waits, the rest of that answer follows at once (requests reach the
+   *   target on time, answers arrive late, however many pieces the target wrote them in).
    * A stall server ({@link startStallServer}) always stalls, whatever this says.
    */
   mode: "pass" | "stall" | "delay";
@@ -195,6 +196,8 @@ class Proxy implements ProxyHandle {
 
   async #handle(client: Deno.Conn): Promise<void> {
     const counter = new RequestCounter();
+    /** Requests seen on this connection, and how many answers were held for them so far. */
+    const held = { requests: 0, delayed: 0 };
     let upstream: Deno.Conn | undefined;
     let stalled = false;
     let toClient: Promise<void> | undefined;
@@ -209,7 +212,9 @@ class Proxy implements ProxyHandle {
         }
         if (n === null) break;
         const chunk = buf.slice(0, n);
-        this.requests += counter.feed(chunk);
+        const seen = counter.feed(chunk);
+        this.requests += seen;
+        held.requests += seen;
         if (stalled || this.#stalling()) {
           stalled = true;
           continue;
@@ -221,7 +226,12 @@ class Proxy implements ProxyHandle {
             break; // target down: drop the client, as a dead target would
           }
           this.#conns.add(upstream);
-          toClient = this.#pumpToClient(upstream, client, () => stalled || this.#stalling());
+          toClient = this.#pumpToClient(
+            upstream,
+            client,
+            () => stalled || this.#stalling(),
+            held,
+          );
         }
         try {
           await writeAll(upstream, chunk);
@@ -245,7 +255,12 @@ class Proxy implements ProxyHandle {
     }
   }
 
-  async #pumpToClient(up: Deno.Conn, client: Deno.Conn, stalled: () => boolean): Promise<void> {
+  async #pumpToClient(
+    up: Deno.Conn,
+    client: Deno.Conn,
+    stalled: () => boolean,
+    held: { requests: number; delayed: number },
+  ): Promise<void> {
     const buf = new Uint8Array(64 * 1024);
     while (true) {
       let n: number | null;
@@ -257,7 +272,10 @@ class Proxy implements ProxyHandle {
       if (n === null) break;
       if (stalled()) continue;
       const chunk = buf.slice(0, n);
-      if (this.mode === "delay" && this.delayMs > 0) await sleep(this.delayMs);
+      if (this.mode === "delay" && this.delayMs > 0 && held.delayed < held.requests) {
+        held.delayed = held.requests;
+        await sleep(this.delayMs);
+      }
       if (stalled()) continue;
       try {
         await writeAll(client, chunk);
