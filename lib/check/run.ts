@@ -105,7 +105,7 @@ export async function runCheck(
     localP,
     readClusterView(facts, ctx.config, a.consulService),
     // Pause (maintenance mode): still probe and report, but no flip and no lock clear.
-    readPause(facts, ctx.config, a.consulService),
+    readPause(ctx.consul, ctx.config, a.consulService),
   ]);
   mark("reads");
   if (localR.status === "rejected") throw localR.reason;

@@ -120,12 +120,15 @@ export function nodeKeysOf(prefix: string, entries: KvEntry[]): NodeKeys {
 
 /**
  * A check's first wave of reads, sent together as soon as the run starts: the cluster document
- * and the service's own keys (`<servicePrefix>/<service>/`: the pause flag, history, heartbeats
- * and heal marks) in one transaction, and the catalog's health of the service (the actives for
- * a standby, this node's own checks for an active's lease). LiveFacts answers from it what it
- * covers. A transaction that was rolled back (no document yet, an ACL denial) answers nothing:
- * those keys are then read one by one, whose answers say which it was. A read that failed
- * fails whatever asks for it, as the read it replaces would have.
+ * and the service's own keys (`<servicePrefix>/<service>/`: heartbeats and heal marks) in one
+ * transaction, and the catalog's health of the service (the actives for a standby, this node's
+ * own checks for an active's lease). LiveFacts answers the document, the heartbeats and the
+ * health from it; every other key is read alone (the pause flag above all: a prefix read leaves
+ * out what the token may not read, so "absent" and "hidden" would look alike there). A
+ * transaction without the document in its answer (rolled back: no document yet; or the document
+ * left out: the token may not read it) answers nothing, and those keys are read one by one,
+ * whose answers say which it was. A read that failed fails whatever asks for it, as the read it
+ * replaces would have.
  */
 export class FirstReads {
   readonly kv: Promise<KvEntry[] | null>;
@@ -136,10 +139,11 @@ export class FirstReads {
     readonly ownPrefix: string,
     readonly service: string,
   ) {
-    this.kv = consul.kvReadTxn([{ verb: "get", key: docKey }, {
-      verb: "get-tree",
-      key: ownPrefix,
-    }]);
+    // A `get` of a missing key rolls the transaction back; one the token may not read is left
+    // out of a 200 instead (Consul filters reads by ACL). Without the document in the answer,
+    // nothing in it is trusted: each key is then read alone, and a denial is a 403.
+    this.kv = consul.kvReadTxn([{ verb: "get", key: docKey }, { verb: "get-tree", key: ownPrefix }])
+      .then((got) => got?.some((e) => e.key === docKey) ? got : null);
     this.health = consul.serviceHealth(service);
     // awaited by whoever needs them; a run that fails first must not leave a rejection unhandled
     this.kv.catch(() => {});
@@ -191,7 +195,7 @@ export class LiveFacts implements ClusterFacts {
   }
   async kvGet(key: string, dc?: string) {
     const f = this.first;
-    if (dc === undefined && f && (key === f.docKey || key.startsWith(f.ownPrefix))) {
+    if (dc === undefined && f && key === f.docKey) {
       const got = await f.kv;
       if (got !== null) return got.find((e) => e.key === key) ?? null;
     }

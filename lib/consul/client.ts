@@ -177,9 +177,9 @@ export class ConsulClient extends ConsulHttp {
 
   /**
    * Several KV reads in one server round trip, all at one index (`PUT /v1/txn` with only
-   * reads): every entry found, in operation order. Null when the transaction was rolled back
-   * (a `get` of a missing key, an ACL denial): the caller then reads key by key, where each
-   * answer says which it was.
+   * reads): every entry found, in operation order. Null when the transaction was rolled back (a
+   * `get` of a missing key). A key the token may not read is left out of the answer, not refused
+   * (Consul filters reads by ACL): a caller that needs to tell must check what came back.
    */
   async kvReadTxn(ops: readonly TxnRead[]): Promise<KvEntry[] | null> {
     const { status, data } = await this.json<{ Results?: { KV?: WireKvPair }[] | null }>(

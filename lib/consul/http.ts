@@ -52,6 +52,11 @@ export interface ClientOptions {
   deadline?: Deadline;
 }
 
+/** An IPv4 address or a bracketed IPv6 one, as URL.hostname gives them. */
+function isIpLiteral(host: string): boolean {
+  return /^\d{1,3}(\.\d{1,3}){3}$/.test(host) || /^\[[0-9a-fA-F:.]+\]$/.test(host);
+}
+
 /** The largest answer read from a plain-HTTP agent (the biggest KV listing a command reads is far below). */
 const MAX_ANSWER = 256 * 1024 * 1024;
 
@@ -200,9 +205,11 @@ export class ConsulHttp {
   }
 
   /**
-   * One exchange: plain http:// agents over a connection of our own (lib/consul/http1.ts: a
-   * fraction of fetch's start-up cost in a short process), https:// ones through fetch (TLS,
-   * CA and client certificates).
+   * One exchange: plain http:// agents at an IP address over a connection of our own
+   * (lib/consul/http1.ts: a fraction of fetch's start-up cost in a short process); https://
+   * ones through fetch (TLS, CA and client certificates), and so are host names (fetch tries
+   * every address a name resolves to; Deno.connect only the first, so `localhost` on a host
+   * listing ::1 first would miss an agent on 127.0.0.1).
    */
   async #exchange(
     url: URL,
@@ -211,7 +218,7 @@ export class ConsulHttp {
     body: string | undefined,
     signal: AbortSignal,
   ): Promise<Answer> {
-    if (url.protocol === "http:" && !this.#httpClient) {
+    if (url.protocol === "http:" && !this.#httpClient && isIpLiteral(url.hostname)) {
       const o: Parameters<typeof exchange>[1] = { method, headers, signal, maxBytes: MAX_ANSWER };
       if (body !== undefined) o.body = body;
       return await exchange(url, o);

@@ -213,35 +213,6 @@ async function readChunked(inc: Incoming, from: number): Promise<Uint8Array> {
   return out;
 }
 
-/** Resolve when `p` does, reject when the signal aborts first (then `onLate` gets p's value). */
-function raceAbort<T>(p: Promise<T>, signal: AbortSignal, onLate: (v: T) => void): Promise<T> {
-  if (signal.aborted) {
-    p.then(onLate, () => {});
-    return Promise.reject(signal.reason);
-  }
-  return new Promise<T>((resolve, reject) => {
-    let settled = false;
-    const abort = () => {
-      if (settled) return;
-      settled = true;
-      p.then(onLate, () => {});
-      reject(signal.reason);
-    };
-    signal.addEventListener("abort", abort, { once: true });
-    p.then((v) => {
-      signal.removeEventListener("abort", abort);
-      if (settled) return onLate(v);
-      settled = true;
-      resolve(v);
-    }, (e) => {
-      signal.removeEventListener("abort", abort);
-      if (settled) return;
-      settled = true;
-      reject(e);
-    });
-  });
-}
-
 function closeQuietly(conn: Deno.Conn): void {
   try {
     conn.close();
@@ -256,14 +227,12 @@ function closeQuietly(conn: Deno.Conn): void {
 export async function exchange(url: URL, o: ExchangeOptions): Promise<Answer> {
   const hostname = url.hostname.replace(/^\[(.*)\]$/, "$1");
   const port = url.port === "" ? 80 : Number(url.port);
-  const conn = await raceAbort(
-    Deno.connect({ hostname, port, transport: "tcp" }),
-    o.signal,
-    closeQuietly,
-  );
+  // the signal ends a connect that hangs (a full accept queue, dropped packets) as well
+  const conn = await Deno.connect({ hostname, port, transport: "tcp", signal: o.signal });
   const abort = () => closeQuietly(conn);
   o.signal.addEventListener("abort", abort, { once: true });
   try {
+    if (o.signal.aborted) throw o.signal.reason;
     const body = o.body === undefined ? null : encoder.encode(o.body);
     let head = `${o.method} ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\n`;
     for (const [k, v] of Object.entries(o.headers)) head += `${k}: ${v}\r\n`;

@@ -138,8 +138,6 @@ Deno.test("FirstReads: the document, the service's keys and its health come from
     health: [{ ...entry, Checks: [...entry.Checks, serfHealth] }],
   });
   assert.equal((await facts.kvGet("cluster/web"))?.modifyIndex, 21);
-  assert.equal((await facts.kvGet("service/web/pause"))?.modifyIndex, 30);
-  assert.equal(await facts.kvGet("service/web/history"), null, "in the prefix, not there: absent");
   assert.deepEqual([...(await facts.heartbeats("service/web/")).beats], [["a1", 31]]);
   assert.deepEqual((await facts.serviceHealth("web")).map((i) => i.node), ["a1"]);
   assert.equal(
@@ -147,11 +145,19 @@ Deno.test("FirstReads: the document, the service's keys and its health come from
     "passing",
   );
   assert.deepEqual(asked, ["txn get cluster/web, get-tree service/web/", "health web"]);
-  // what the wave does not cover is asked
+  // what the wave does not answer is asked: other keys, the service's own keys one by one (a
+  // prefix read leaves out what the token may not read: the pause flag is never taken from it),
+  // another datacenter, a node not in the answer
   assert.equal((await facts.kvGet("other/key"))?.value, "live");
+  assert.equal((await facts.kvGet("service/web/pause"))?.modifyIndex, 99);
   await facts.serviceHealth("web", "dc2");
   await facts.nodeChecks("b9");
-  assert.deepEqual(asked.slice(2), ["get other/key", "health web dc=dc2", "node b9"]);
+  assert.deepEqual(asked.slice(2), [
+    "get other/key",
+    "get service/web/pause",
+    "health web dc=dc2",
+    "node b9",
+  ]);
 });
 
 Deno.test("FirstReads: a rolled-back transaction is read key by key; a failed one fails the reads", async () => {
@@ -159,13 +165,21 @@ Deno.test("FirstReads: a rolled-back transaction is read key by key; a failed on
   assert.equal((await back.facts.kvGet("cluster/web"))?.value, "live");
   await back.facts.heartbeats("service/web/");
   assert.deepEqual(back.asked.slice(2), ["get cluster/web", "list service/web/"]);
+  // an answer without the document (the token may not read it: Consul leaves it out) is no
+  // answer either: the document is asked alone, and the heartbeats listed alone
+  const hidden = counting({
+    txn: () => Promise.resolve([kvEntry("service/web/a1/heartbeat", "5", 31)]),
+  });
+  assert.equal((await hidden.facts.kvGet("cluster/web"))?.value, "live");
+  await hidden.facts.heartbeats("service/web/");
+  assert.deepEqual(hidden.asked.slice(2), ["get cluster/web", "list service/web/"]);
   const down = counting({ txn: () => Promise.reject(new Error("agent down")) });
-  await assert.rejects(down.facts.kvGet("service/web/pause"), /agent down/);
+  await assert.rejects(down.facts.kvGet("cluster/web"), /agent down/);
   await assert.rejects(down.facts.heartbeats("service/web/"), /agent down/);
   assert.deepEqual(down.asked.slice(2), [], "not asked again");
   // an entry without the node's serfHealth (no node checks in the answer) is asked for
   const bare = counting({
-    txn: () => Promise.resolve([]),
+    txn: () => Promise.resolve([kvEntry("cluster/web", "{}", 21)]),
     health: [healthEntry("a1", "passing", "w")],
   });
   assert.equal((await bare.facts.nodeChecks("a1"))[0]?.Status, "critical");

@@ -217,3 +217,24 @@ Deno.test("ConsulHttp over plain HTTP: no answer within the timeout is a timeout
     );
   });
 });
+
+Deno.test("ConsulHttp: an IP address is asked over our own connection, a host name through fetch", async () => {
+  const agents: string[] = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
+    agents.push(req.headers.get("user-agent") ?? "(none)");
+    return new Response("ok");
+  });
+  try {
+    const port = server.addr.port;
+    for (const base of [`http://127.0.0.1:${port}`, `http://localhost:${port}`]) {
+      const http = new ConsulHttp({ baseUrl: base, timeoutMs: 2000 });
+      assert.equal((await http.request("/v1/status/leader")).text, "ok");
+    }
+    // fetch names itself; the connection of our own sends no User-Agent. Only fetch tries every
+    // address a name resolves to (localhost may be ::1 first).
+    assert.equal(agents[0], "(none)");
+    assert.match(agents[1]!, /^Deno\//);
+  } finally {
+    await server.shutdown();
+  }
+});
