@@ -231,7 +231,8 @@ export async function writeCheckMetrics(
       return null;
     }
   };
-  const [existing, state] = [read(path), read(join(config.logDir, STATE_FILE))];
+  const existing = read(path);
+  const state = read(join(config.logDir, STATE_FILE));
   const sample = {
     ...s,
     triggers: triggerCounters(state, s.service, config, now),

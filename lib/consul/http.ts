@@ -57,7 +57,7 @@ function isIpLiteral(host: string): boolean {
   return /^\d{1,3}(\.\d{1,3}){3}$/.test(host) || /^\[[0-9a-fA-F:.]+\]$/.test(host);
 }
 
-/** The largest answer read from a plain-HTTP agent (the biggest KV listing a command reads is far below). */
+/** The largest answer read from a plain-HTTP agent (any KV listing a command reads is smaller). */
 const MAX_ANSWER = 256 * 1024 * 1024;
 
 const NO_SERVER = /No known Consul servers|rpc error|No cluster leader|failed to get conn/i;
@@ -160,7 +160,8 @@ export class ConsulHttp {
       );
     } catch (e) {
       if (e instanceof ConsulError) throw e;
-      if (e instanceof ClosedEarly && !signal.aborted) {
+      // (after an abort, exchange() rejects with the signal's reason, never these two)
+      if (e instanceof ClosedEarly) {
         throw new ConsulError(
           `cannot reach Consul agent at ${this.baseUrl} (${endpoint}): ${e.message}`,
           "unreachable",

@@ -1,18 +1,17 @@
 /**
  * One plain-HTTP/1.1 exchange over its own TCP connection (Deno.connect), for agents addressed
- * with http://: the answer is read until its framing (Content-Length, chunked, or the end of the
- * connection) says it is complete, then the connection is closed. No `Connection: close` is sent:
- * the agent then writes its answer as it does to a keep-alive client (with it, Consul's answers
- * came in more pieces, which a test's per-piece delaying proxy made 2.6 s late).
+ * with http:// at an IP address: the answer is read until its framing (Content-Length, chunked,
+ * or the end of the connection) says it is complete, then the connection is closed.
  *
  * Why not fetch for these: a check is a short process that asks its local agent a few
  * questions, and fetch's first call in a process cost ≈9 ms of start-up and ≈2.5 MiB (the
  * bench's "bare floor" row is one fetch); a connection and a request here cost ≈2 ms. https://
- * agents keep fetch (lib/consul/http.ts), which carries the TLS material.
+ * agents and host names keep fetch (lib/consul/http.ts says why).
  *
  * Only what a Consul agent answers is supported: no redirects followed (the caller refuses
- * them), no compression asked for, one request per connection. Anything that is not a well-formed HTTP/1.x
- * answer is an HttpFramingError; an answer past `maxBytes` is refused.
+ * them), no compression asked for, one request per connection. An answer that is not HTTP/1.x
+ * as framed, or is past `maxBytes`, is an HttpFramingError; one the connection ends in the
+ * middle of is ClosedEarly.
  */
 
 /** The answer, as the caller (lib/consul/http.ts) reads it. */

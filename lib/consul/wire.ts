@@ -229,7 +229,7 @@ export type TxnOp =
   | { verb: "delete-cas"; key: string; index: number }
   | { verb: "check-index"; key: string; index: number };
 
-/** A read in a transaction: one key (`get`: the whole transaction fails when it is missing), or a prefix. */
+/** A read in a transaction: one key (`get`: the transaction fails if it is missing) or a prefix. */
 export type TxnRead = { verb: "get" | "get-tree"; key: string };
 
 /** The request body for a list of operations (pure). */

@@ -60,6 +60,36 @@ const opts = (o: Partial<Parameters<typeof exchange>[1]> = {}) => ({
   ...o,
 });
 
+/**
+ * Serve `answers` one per connection, in turn, each written in its pieces; a connection past the
+ * last closes without an answer.
+ */
+function serveInTurn(answers: string[][], fn: (url: (path: string) => URL) => Promise<void>) {
+  let i = 0;
+  return withServer(async (_req, conn) => {
+    for (const piece of answers[i++] ?? []) await write(conn, piece);
+  }, fn);
+}
+
+/** Served in turn, each answer makes exchange() reject with `kind` and its message. */
+async function rejectsEach(
+  cases: [string, RegExp][],
+  kind: typeof HttpFramingError | typeof ClosedEarly,
+  o: Partial<Parameters<typeof exchange>[1]> = {},
+  after?: (url: (path: string) => URL) => Promise<void>,
+) {
+  await serveInTurn(cases.map(([text]) => [text]), async (url) => {
+    for (const [text, why] of cases) {
+      await assert.rejects(
+        exchange(url("/x"), opts(o)),
+        (e) => e instanceof kind && why.test(e.message),
+        JSON.stringify(text.slice(0, 40)),
+      );
+    }
+    await after?.(url);
+  });
+}
+
 Deno.test("exchange(): the request line, Host, headers, a body's length", async () => {
   let seen = "";
   await withServer(async (req, conn) => {
@@ -93,10 +123,7 @@ Deno.test("exchange(): Content-Length, chunked (split anywhere) and close-framed
     ["HTTP/1.0 404 Not Found\r\nx-consul-index: 9\r\n\r\nhel", "lo"],
     ["HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"],
   ];
-  let i = 0;
-  await withServer(async (_req, conn) => {
-    for (const part of answers[i++]!) await write(conn, part);
-  }, async (url) => {
+  await serveInTurn(answers, async (url) => {
     const got = [];
     for (let k = 0; k < answers.length; k++) {
       const a = await exchange(url("/x"), opts());
@@ -121,18 +148,7 @@ Deno.test("exchange(): what is not a whole HTTP/1.x answer is an HttpFramingErro
     ["HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhiXX0\r\n\r\n", /end with CRLF/],
     [`HTTP/1.1 200 OK\r\nContent-Length: 3000\r\n\r\n${"x".repeat(3000)}`, /larger than 2048/],
   ];
-  let i = 0;
-  await withServer(async (_req, conn) => {
-    await write(conn, bad[i++]![0]);
-  }, async (url) => {
-    for (const [text, why] of bad) {
-      await assert.rejects(
-        exchange(url("/x"), opts({ maxBytes: 2048 })),
-        (e) => e instanceof HttpFramingError && why.test(e.message),
-        JSON.stringify(text.slice(0, 40)),
-      );
-    }
-  });
+  await rejectsEach(bad, HttpFramingError, { maxBytes: 2048 });
 });
 
 Deno.test("exchange(): a connection that ends before the answer is whole is ClosedEarly", async () => {
@@ -142,17 +158,8 @@ Deno.test("exchange(): a connection that ends before the answer is whole is Clos
     ["HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", /body is cut off/],
     ["HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel", /body is cut off/],
   ];
-  let i = 0;
-  await withServer(async (_req, conn) => {
-    await write(conn, cut[i++]![0]);
-  }, async (url) => {
-    for (const [text, why] of cut) {
-      await assert.rejects(
-        exchange(url("/x"), opts()),
-        (e) => e instanceof ClosedEarly && why.test(e.message),
-        JSON.stringify(text.slice(0, 40)),
-      );
-    }
+  // and through ConsulHttp (the next connection closes without an answer): unreachable
+  await rejectsEach(cut, ClosedEarly, {}, async (url) => {
     const http = new ConsulHttp({ baseUrl: url("").origin, timeoutMs: 2000 });
     await assert.rejects(
       http.request("/v1/kv/x"),
